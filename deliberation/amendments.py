@@ -1,0 +1,67 @@
+"""Applying amendments to a proposal's text.
+
+An amendment is either a whole new text (written against one text version) or a passage
+replacement. At the close of an amendment phase the supported ones are applied in order
+of net support; one that no longer fits the text is reported as conflicting, never
+dropped in silence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from deliberation.errors import DomainError
+
+
+class Fit(StrEnum):
+    OK = "ok"
+    PASSAGE_MISSING = "passage_missing"
+    PASSAGE_AMBIGUOUS = "passage_ambiguous"
+    TEXT_CHANGED = "text_changed"  # a whole-text amendment written against an older version
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an amendment asks for, independent of its storage."""
+
+    passage: str | None
+    replacement: str | None
+    text: str | None
+    base_version: int
+
+
+def check_passage(text: str, passage: str, replacement: str) -> None:
+    """Refuse a passage amendment that cannot apply to the current text (at /amend time)."""
+    if passage == replacement:
+        raise DomainError("passage_same")
+    count = text.count(passage)
+    if count == 0:
+        raise DomainError("passage_not_found", passage=passage)
+    if count > 1:
+        raise DomainError("passage_ambiguous", passage=passage, count=count)
+
+
+def apply(text: str, version: int, change: Change) -> tuple[Fit, str]:
+    """The text after ``change``, or why it does not fit (then the text is unchanged)."""
+    if change.passage is None:
+        if change.base_version != version:
+            return Fit.TEXT_CHANGED, text
+        return Fit.OK, change.text or ""
+    count = text.count(change.passage)
+    if count == 0:
+        return Fit.PASSAGE_MISSING, text
+    if count > 1:
+        return Fit.PASSAGE_AMBIGUOUS, text
+    return Fit.OK, text.replace(change.passage, change.replacement or "", 1)
+
+
+def order_by_support(items: list[tuple[int, int, int]]) -> list[int]:
+    """Amendment numbers with more support than opposition, by net support.
+
+    ``items`` holds ``(number, support, oppose)``; ties keep the order in which the
+    amendments were made (lower number first).
+    """
+    passing = [(s - o, n) for n, s, o in items if s > o]
+    passing.sort(key=lambda pair: (-pair[0], pair[1]))
+    return [n for _, n in passing]

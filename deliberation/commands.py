@@ -1,0 +1,155 @@
+"""The intents that come into the engine, each with the actor who asked.
+
+Adapters and the command grammar build these; ``services.handle`` carries them out. They
+hold only what the user said: whether the actor may do it is decided by the engine from
+its own state, never from the request (button data can be forged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Stance(StrEnum):
+    """A position in a consent round."""
+
+    CONSENT = "consent"
+    CONCERN = "concern"
+    OBJECT = "object"
+    ABSTAIN = "abstain"
+
+
+class ProposalKind(StrEnum):
+    NEW = "new"  # a new clause
+    CHANGE = "change"  # a new version of an existing clause
+    RENEWAL = "renewal"  # keep a clause in force past its review date
+    REPEAL = "repeal"  # remove a clause
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks, where, and what the platform says about them.
+
+    ``platform_admin`` is the platform's own word (Telegram administrator, Matrix power
+    level); appointed mediators are looked up in the store. ``member_count`` is the
+    platform's latest count of human members of the group, when the adapter knows it.
+    """
+
+    group: str
+    person: str
+    name: str
+    platform_admin: bool = False
+    member: bool = True
+    member_count: int | None = None
+    language_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Propose:
+    text: str
+    kind: ProposalKind = ProposalKind.NEW
+    clause: int | None = None  # the target of a change
+
+
+@dataclass(frozen=True, slots=True)
+class Amend:
+    proposal: int | None
+    text: str | None = None  # a whole new text
+    passage: str | None = None  # or: replace this passage ...
+    replacement: str | None = None  # ... with this one
+
+
+@dataclass(frozen=True, slots=True)
+class VoteAmendment:
+    amendment: int
+    support: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptAmendment:
+    amendment: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatePosition:
+    proposal: int | None
+    stance: Stance
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The author withdraws the proposal, or an objector withdraws the objection."""
+
+    proposal: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    proposal: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    proposal: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    proposal: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Renew:
+    clause: int
+
+
+@dataclass(frozen=True, slots=True)
+class Repeal:
+    clause: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSetting:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddMediator:
+    person: str  # a PersonRef string
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMediator:
+    person: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetLanguage:
+    code: str
+
+
+Command = (
+    Propose
+    | Amend
+    | VoteAmendment
+    | AcceptAmendment
+    | StatePosition
+    | Withdraw
+    | Resolve
+    | Next
+    | Close
+    | Renew
+    | Repeal
+    | ChangeSetting
+    | AddMediator
+    | RemoveMediator
+    | SetLanguage
+)
+
+MEDIATOR_ONLY = (Resolve, Next, Close, ChangeSetting, AddMediator, RemoveMediator)

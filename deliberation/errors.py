@@ -1,0 +1,58 @@
+"""The one error type of the engine.
+
+The engine never words a message: it raises ``DomainError(code, **params)`` and the shell
+renders the code in the reader's language. Every code is listed in ``CODES`` so that a test
+can check each has a rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A request the engine refuses; nothing was changed."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        if code not in CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.code!r}, {self.params!r})"
+
+
+CODES = frozenset(
+    {
+        "bad_id",  # kind, given
+        "no_such_proposal",  # number
+        "no_such_amendment",  # number
+        "no_such_clause",  # number
+        "not_in_group",  # kind, number: the thing belongs to another group
+        "ambiguous_proposal",  # phase, numbers: several candidates for an omitted id
+        "no_open_proposal",  # phase: an omitted id and no candidate
+        "wrong_phase",  # number, phase, expected (tuple of phases)
+        "not_mediator",  # command
+        "not_member",
+        "not_author",  # kind, number
+        "not_objector",  # number
+        "reason_required",  # command
+        "text_required",  # command
+        "text_too_long",  # limit, length
+        "passage_not_found",  # passage
+        "passage_ambiguous",  # passage, count
+        "passage_same",
+        "amendment_closed",  # number, status
+        "own_amendment",  # number: an author cannot vote on their own amendment
+        "clause_not_active",  # number, status
+        "unknown_setting",  # key, known
+        "bad_setting_value",  # key, expected
+        "bad_language",  # code, known
+        "already_mediator",  # person
+        "not_a_mediator",  # person
+        "last_mediator",
+        "stale",  # the proposal changed under a concurrent request; try again
+    }
+)

@@ -1,0 +1,170 @@
+"""What the engine answers with: facts that happened, for the shell to word and deliver.
+
+Events carry display names rather than only refs, so that rendering needs no lookups,
+and the group's visibility settings as they were when the event happened (``named``), so
+that a later change of settings cannot reveal names retroactively in queued messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from deliberation.tally import Tally, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalOpened(Event):
+    proposal: int
+    kind: str
+    author: str
+    text: str
+    phase: str
+    closes_at: datetime | None
+    clause: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentProposed(Event):
+    amendment: int
+    proposal: int
+    author: str
+    passage: str | None
+    replacement: str | None
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentVoted(Event):
+    amendment: int
+    proposal: int
+    voter: str
+    support: bool
+    supporters: int
+    opposers: int
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentAccepted(Event):
+    amendment: int
+    proposal: int
+    author: str
+    version: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedAmendment:
+    amendment: int
+    author: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictingAmendment:
+    amendment: int
+    author: str
+    why: str  # amendments.Fit value
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentOpened(Event):
+    """An amendment phase closed (amendments applied) and the consent round opened."""
+
+    proposal: int
+    round: int
+    kind: str
+    text: str
+    version: int
+    closes_at: datetime | None
+    applied: tuple[AppliedAmendment, ...] = ()
+    conflicts: tuple[ConflictingAmendment, ...] = ()
+    not_passed: tuple[int, ...] = ()
+    clause: int | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PositionStated(Event):
+    proposal: int
+    person: str
+    stance: str
+    reason: str | None
+    previous: str | None
+    tally: Tally | None  # None when the group shows counts only after the close
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """An objection or concern as shown to others: the name only when votes are named."""
+
+    name: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decided(Event):
+    proposal: int
+    kind: str
+    verdict: Verdict
+    tally: Tally
+    eligible: int
+    rule: str
+    objections: tuple[Statement, ...] = ()
+    concerns: tuple[Statement, ...] = ()
+    clause: int | None = None
+    clause_version: int | None = None
+    next_review: date | None = None
+    chain_head: str | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved(Event):
+    proposal: int
+    round: int
+    objectors: tuple[str, ...]
+    closes_at: datetime | None
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectionWithdrawn(Event):
+    proposal: int
+    person: str
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalEnded(Event):
+    """Withdrawn by its author, closed by a mediator, or expired while objected."""
+
+    proposal: int
+    how: str  # "withdrawn" | "closed" | "expired"
+    by: str | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChanged(Event):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediatorChanged(Event):
+    person: str
+    added: bool
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageSet(Event):
+    person: str
+    code: str

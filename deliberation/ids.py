@@ -1,0 +1,80 @@
+"""Identifiers shared by every layer.
+
+Groups and people are named by a platform-qualified string (``telegram:-100123``,
+``matrix:!room:server``, ``console:alice``) so that one store can hold groups of every
+platform side by side. Proposals, amendments and clauses carry numbers that are unique in
+the whole store; users may type ``P12`` or just ``12``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from deliberation.errors import DomainError
+
+
+class Kind(StrEnum):
+    """The three numbered things a user can name, with the letter they are shown with."""
+
+    PROPOSAL = "P"
+    AMENDMENT = "A"
+    CLAUSE = "C"
+
+
+_NUMBER = re.compile(r"^([PACpac])?(\d{1,9})$")
+
+
+def parse_number(token: str, kind: Kind) -> int:
+    """Read ``P12`` / ``12`` as 12; refuse another letter or anything else.
+
+    Raises ``DomainError("bad_id")`` so that the reply can say which kind was expected.
+    """
+    match = _NUMBER.match(token.strip())
+    if not match or (match.group(1) and match.group(1).upper() != kind.value):
+        raise DomainError("bad_id", kind=kind.value, given=token[:20])
+    return int(match.group(2))
+
+
+def looks_like_number(token: str, kind: Kind) -> bool:
+    """True when ``token`` names a thing of ``kind`` (used to tell an id from free text)."""
+    match = _NUMBER.match(token.strip())
+    return bool(match) and (not match.group(1) or match.group(1).upper() == kind.value)
+
+
+def label(kind: Kind, number: int) -> str:
+    """The way a number is shown to people: ``P12``."""
+    return f"{kind.value}{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRef:
+    """A group on a platform: ``platform:chat`` (the chat part may itself contain colons)."""
+
+    platform: str
+    chat: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.chat}"
+
+    @classmethod
+    def parse(cls, text: str) -> GroupRef:
+        platform, _, chat = text.partition(":")
+        return cls(platform, chat)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRef:
+    """A person on a platform: ``platform:user``."""
+
+    platform: str
+    user: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.user}"
+
+    @classmethod
+    def parse(cls, text: str) -> PersonRef:
+        platform, _, user = text.partition(":")
+        return cls(platform, user)

@@ -1,0 +1,341 @@
+"""What the engine keeps: typed SQLAlchemy 2 models.
+
+The rows are the domain model (a pragmatic choice written down in docs/decisions.md):
+the rules that decide anything live in the pure modules (``phases``, ``tally``,
+``amendments``, ``charter``) and in ``services``; these classes only hold state. Numbers
+shown to users (P, A, C) are the primary keys, created with SQLite AUTOINCREMENT or
+PostgreSQL identity so they are never reused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+ID = String(255)  # platform-qualified refs: "telegram:-100123", "matrix:@bob:server"
+
+
+class Group(Base):
+    """A chat the bot deliberates in, with its settings (defaults come from the config)."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    rule: Mapped[str] = mapped_column(String(16))
+    quorum: Mapped[str] = mapped_column(String(16))  # a decimal string, read as a Fraction
+    quorum_min: Mapped[int]
+    amendment_hours: Mapped[float] = mapped_column(Float)
+    consent_hours: Mapped[float] = mapped_column(Float)
+    review_months: Mapped[int]
+    on_expiry: Mapped[str] = mapped_column(String(8))
+    expire_days: Mapped[int]
+    named_votes: Mapped[bool] = mapped_column(Boolean, default=True)
+    show_tally: Mapped[str] = mapped_column(String(16), default="live")
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    languages: Mapped[str] = mapped_column(String(255))  # space-separated locale codes
+    timezone: Mapped[str] = mapped_column(String(64))
+    member_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Member(Base):
+    """Someone the platform told us belongs to a group (seen speaking, or listed)."""
+
+    __tablename__ = "members"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    joined_at: Mapped[datetime]
+
+
+class Mediator(Base):
+    """A mediator appointed by another mediator (platform admins are mediators anyway)."""
+
+    __tablename__ = "mediators"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    appointed_by: Mapped[str] = mapped_column(ID)
+    appointed_at: Mapped[datetime]
+
+
+class Charter(Base):
+    __tablename__ = "charters"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)  # "group:<group id>"
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # "group" | "alliance"
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    created_at: Mapped[datetime]
+
+
+class Proposal(Base):
+    """A proposed clause on its way through the phases; ``id`` is its number P<n>."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        Index("ix_proposals_group_phase", "group_id", "phase"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"))
+    charter_id: Mapped[str] = mapped_column(ForeignKey("charters.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    clause_id: Mapped[int | None] = mapped_column(ForeignKey("clauses.id"))
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    text: Mapped[str] = mapped_column(Text)
+    text_version: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str | None] = mapped_column(Text)
+    phase: Mapped[str] = mapped_column(String(16))
+    round_no: Mapped[int] = mapped_column(Integer, default=1)
+    phase_opened_at: Mapped[datetime]
+    phase_closes_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TextVersion(Base):
+    """Every text a proposal had, crediting who wrote it."""
+
+    __tablename__ = "proposal_texts"
+    __table_args__ = (UniqueConstraint("proposal_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendments.id"))
+    created_at: Mapped[datetime]
+
+
+class Amendment(Base):
+    """A proposed change to a proposal's text; ``id`` is its number A<n>."""
+
+    __tablename__ = "amendments"
+    __table_args__ = (
+        Index("ix_amendments_proposal", "proposal_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
+    round_no: Mapped[int]
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    passage: Mapped[str | None] = mapped_column(Text)
+    replacement: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    base_version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    applied_version: Mapped[int | None]
+    created_at: Mapped[datetime]
+
+
+class AmendmentVote(Base):
+    __tablename__ = "amendment_votes"
+
+    amendment_id: Mapped[int] = mapped_column(ForeignKey("amendments.id"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    support: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime]
+
+
+class Round(Base):
+    """One phase window of a proposal; a closed consent round keeps its tally and eligible."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("proposal_id", "number", "phase"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
+    number: Mapped[int]
+    phase: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    eligible: Mapped[int | None]
+    tally: Mapped[dict[str, Any] | None]
+    verdict: Mapped[str | None] = mapped_column(String(16))
+
+
+class Position(Base):
+    """A person's current position in a consent round: one per person per round."""
+
+    __tablename__ = "positions"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    stance: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class PositionChange(Base):
+    """Every position ever stated, in order: the history behind ``positions``."""
+
+    __tablename__ = "position_history"
+    __table_args__ = (Index("ix_position_history_round", "round_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    stance: Mapped[str] = mapped_column(String(24))  # a Stance, or "objection_withdrawn"
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class Clause(Base):
+    """An agreement in a charter; ``id`` is its number C<n>."""
+
+    __tablename__ = "clauses"
+    __table_args__ = (Index("ix_clauses_charter", "charter_id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charter_id: Mapped[str] = mapped_column(ForeignKey("charters.id"))
+    status: Mapped[str] = mapped_column(String(16))  # active | repealed | lapsed
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    parties: Mapped[list[Any]]
+    adopted_at: Mapped[datetime]
+    next_review: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+
+class ClauseVersion(Base):
+    __tablename__ = "clause_versions"
+
+    clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
+    tally: Mapped[dict[str, Any]]
+    parties: Mapped[list[Any]]
+    concerns: Mapped[list[Any]]
+    adopted_at: Mapped[datetime]
+    next_review: Mapped[date | None] = mapped_column(Date)
+    entry_seq: Mapped[int]
+
+
+class ChainEntry(Base):
+    """One link of the charter hash chain (see ``deliberation.charter``)."""
+
+    __tablename__ = "charter_entries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    charter_id: Mapped[str] = mapped_column(ForeignKey("charters.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON of the entry
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class Timer(Base):
+    """A deadline the engine must carry out; claimed atomically by one worker."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        UniqueConstraint("kind", "proposal_id", "round_no", "due_at"),
+        Index("ix_timers_due", "done_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+    round_no: Mapped[int | None]
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+
+
+class InboxItem(Base):
+    """A platform update seen once: the unique key makes reprocessing impossible."""
+
+    __tablename__ = "inbox"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class OutboxItem(Base):
+    """A message to deliver, written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "platform", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat: Mapped[str] = mapped_column(ID)
+    text: Mapped[str] = mapped_column(Text)
+    proposal_id: Mapped[int | None]
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,100 @@
+"""Database engines and the unit of work.
+
+SQLite needs care (see PITFALLS.md): WAL, ``busy_timeout`` set first, foreign keys on, and
+write transactions begun with ``BEGIN IMMEDIATE`` so that a read-then-write never loses an
+update to another process. PostgreSQL rows are locked with ``SELECT ... FOR UPDATE`` by the
+services, which is a no-op on SQLite where the whole write transaction is serialised.
+
+One SQL unit of work serves every backend; the "memory" store is SQLite ``:memory:`` on a
+single shared connection (docs/decisions.md says why there is no second implementation).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def is_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine set up for charterbot's transaction discipline."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    if is_memory(url):
+        kwargs.setdefault("poolclass", StaticPool)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+    memory = is_memory(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("charterbot_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """An engine plus the two session factories: read (deferred) and write (immediate)."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.dialect = self.engine.dialect.name
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(charterbot_write=True), expire_on_commit=False
+        )
+
+    def unit_of_work(self, write: bool = True) -> UnitOfWork:
+        return UnitOfWork((self._write if write else self._read)())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction. Leaving the block without ``commit()`` rolls everything back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
