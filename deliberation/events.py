@@ -98,6 +98,7 @@ class PositionStated(Event):
     reason: str | None
     previous: str | None
     tally: Tally | None  # None when the group shows counts only after the close
+    named: bool = True  # False: the group shows no names, so neither may this message
 
 
 @dataclass(frozen=True, slots=True)

@@ -737,6 +737,7 @@ class _Work:
                 reason=reason,
                 previous=previous,
                 tally=tally,
+                named=group.named_votes,
             )
         ]
 

@@ -1,0 +1,136 @@
+"""The composition root: builds the store, engine, adapters, router and outbox from a
+``Config``. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TextIO
+
+from adapters.console import ConsoleAdapter
+from bot.config import Config
+from bot.logging import get_logger
+from bot.messages import Adapter
+from bot.outbox import Outbox
+from bot.router import Router
+from deliberation.services import Defaults, Deliberation
+from deliberation.store.db import Database
+from deliberation.store.migrate import upgrade
+from deliberation.timers import Clock, ManualClock, SystemClock
+
+log = get_logger(__name__)
+
+MAX_SLEEP = 60.0  # seconds between sweeps for deadlines even when none is known
+
+
+def defaults_from(config: Config) -> Defaults:
+    d = config.deliberation
+    return Defaults(
+        rule=d.rule,
+        quorum=str(d.quorum),
+        quorum_min=d.quorum_min,
+        amendment_hours=d.amendment_hours,
+        consent_hours=d.consent_hours,
+        review_months=d.review_months,
+        on_expiry=d.on_expiry,
+        expire_days=d.expire_days,
+        locale=config.bot.default_locale,
+        timezone=config.bot.timezone,
+    )
+
+
+def open_database(config: Config) -> Database:
+    """The configured database, brought up to date (``run`` and ``demo`` need no extra step)."""
+    db = Database(config.database.url)
+    upgrade(db.engine)
+    return db
+
+
+@dataclass
+class App:
+    config: Config
+    clock: Clock
+    db: Database
+    engine: Deliberation
+    adapters: dict[str, Adapter] = field(default_factory=dict)
+    router: Router = field(init=False)
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._wake = asyncio.Event()
+        self.router = Router(self.engine, self.adapters, self.config.bot.default_locale, self._wake.set)
+        self.outbox = Outbox(self.db, self.clock, self.adapters)
+
+    @classmethod
+    def build(cls, config: Config, clock: Clock | None = None, db: Database | None = None) -> App:
+        clock = clock or SystemClock()
+        db = db or open_database(config)
+        return cls(config, clock, db, Deliberation(db, clock, defaults_from(config)))
+
+    def add_console(self, out: TextIO | None = None) -> ConsoleAdapter:
+        console = ConsoleAdapter(self.config.console.mediators, self.advance, self.settle, out)
+        self.adapters[console.platform] = console
+        return console
+
+    async def settle(self) -> None:
+        """Deliver everything the last step queued."""
+        await self.outbox.flush()
+
+    async def advance(self, delta: timedelta) -> None:
+        """Move a manual clock, carrying out each deadline at its own moment on the way."""
+        if not isinstance(self.clock, ManualClock):
+            raise RuntimeError("only a manual clock can be advanced")
+        target = self.clock.now() + delta
+        while (due := await asyncio.to_thread(self.engine.next_due)) is not None and due <= target:
+            self.clock.set(max(due, self.clock.now()))
+            await self.router.run_timers()
+            await self.outbox.flush()
+        self.clock.set(target)
+
+    async def catch_up(self) -> None:
+        """Deadlines that fell due while the bot was down, and messages left undelivered."""
+        await self.router.run_timers()
+        await self.outbox.flush()
+
+    async def run_demo(self, stream: TextIO) -> None:
+        console = self.adapters["console"]
+        assert isinstance(console, ConsoleAdapter)
+        await console.start(self.router.on_message)
+        await self.catch_up()
+        await console.read_stream(stream)
+
+    async def run_forever(self, stream: TextIO | None = None) -> None:
+        """Adapters, deadlines and delivery until cancelled."""
+        for adapter in self.adapters.values():
+            await adapter.start(self.router.on_message)
+        tasks = [asyncio.create_task(self._deadlines()), asyncio.create_task(self._deliveries())]
+        console = self.adapters.get("console")
+        if stream is not None and isinstance(console, ConsoleAdapter):
+            tasks.append(asyncio.create_task(console.read_stream(stream)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for adapter in self.adapters.values():
+                await adapter.stop()
+
+    async def _deadlines(self) -> None:
+        while True:
+            await self.router.run_timers()
+            due = await asyncio.to_thread(self.engine.next_due)
+            wait = MAX_SLEEP
+            if due is not None:
+                wait = min(MAX_SLEEP, max(0.0, (due - self.clock.now()).total_seconds()))
+            await asyncio.sleep(wait)
+
+    async def _deliveries(self) -> None:
+        while True:
+            await self.outbox.flush()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+            except TimeoutError:
+                pass
+            self._wake.clear()

@@ -1,0 +1,56 @@
+"""The charter as Markdown, worded in one language (``/export md``, ``charterbot export``).
+
+It is made from the JSON export so that both formats always say the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import Translator
+from bot.render import CLAUSE_STATUS
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.splitlines() or [""])
+
+
+def markdown(tr: Translator, data: dict[str, Any]) -> str:
+    _ = tr.gettext
+    out: list[str] = []
+    for ch in data["charters"]:
+        out.append("# " + _("Charter: {name}").format(name=ch["name"]))
+        out.append("")
+        out.append(_("Parties: {parties}").format(parties=", ".join(ch["parties"]) or "—"))
+        out.append("")
+        if not ch["clauses"]:
+            out += [_("No clauses yet."), ""]
+        for clause in ch["clauses"]:
+            out.append(
+                "## "
+                + _("C{n} · version {v} · {status}").format(
+                    n=clause["number"], v=clause["version"], status=_(CLAUSE_STATUS.get(clause["status"], clause["status"]))
+                )
+            )
+            out.append("")
+            out.append(_quote(clause["text"]))
+            out.append("")
+            if clause["next_review"] and clause["status"] == "active":
+                out.append(_("Next review: {date}.").format(date=clause["next_review"]))
+            out.append(_("Parties: {parties}").format(parties=", ".join(clause["parties"])))
+            out.append("")
+            for v in clause["versions"]:
+                t = v["tally"]
+                out.append(
+                    "- "
+                    + _("v{v} · adopted {date} by P{p} · {tally} · {hash}").format(
+                        v=v["version"],
+                        date=v["adopted_at"],
+                        p=v["proposal"],
+                        tally=f"✅ {t['consent']} · ⚠️ {t['concern']} · ✋ {t['object']} · ➖ {t['abstain']}",
+                        hash=f"`{v['hash'][:12]}`",
+                    )
+                )
+            out.append("")
+    out.append(_("Charter record: {hash}").format(hash=f"`{data['chain_head']}`"))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,678 @@
+"""Events, errors and read models worded for one reader: their language, time zone and the
+platform's markup.
+
+Every string here goes through the reader's ``Translator``; ``_`` and ``n_`` are bound per
+call so that ``pybabel extract`` finds the msgids (keywords ``_``, ``n_:1,2``, ``N_``).
+User-supplied text is always passed through ``Markup.text`` so an HTML platform escapes it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot import grammar as g
+from bot.i18n import N_, Translator
+from deliberation import events as e
+from deliberation import queries as q
+from deliberation.errors import DomainError
+from deliberation.tally import Tally, Verdict
+
+EXCERPT = 80  # characters of a proposal text shown in lists
+
+
+class Markup:
+    """Plain text (console, Matrix ``body``): user text as it is."""
+
+    def text(self, value: str) -> str:
+        return value
+
+    def bold(self, value: str) -> str:
+        return value
+
+    def code(self, value: str) -> str:
+        return value
+
+
+class HtmlMarkup(Markup):
+    """Telegram HTML and Matrix ``formatted_body``: user text escaped."""
+
+    def text(self, value: str) -> str:
+        return html.escape(value, quote=False)
+
+    def bold(self, value: str) -> str:
+        return f"<b>{value}</b>"
+
+    def code(self, value: str) -> str:
+        return f"<code>{value}</code>"
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Everything wording depends on besides the content."""
+
+    tr: Translator
+    timezone: str
+    now: datetime
+    prefix: str = "/"
+    markup: Markup = Markup()  # noqa: RUF009 - an immutable, stateless default
+
+    def when(self, moment: datetime | None) -> str:
+        """``Nov 26, 2026, 12:00 PM (in 2 days)`` in the reader's locale and zone."""
+        if moment is None:
+            return ""
+        absolute = self.tr.format_datetime(moment, self.timezone)
+        return f"{absolute} ({self.tr.format_relative(moment - self.now)})"
+
+
+STANCE_ICON = {"consent": "✅", "concern": "⚠️", "object": "✋", "abstain": "➖"}
+STANCE_NAME = {
+    "consent": N_("consent"),
+    "concern": N_("concern"),
+    "object": N_("objection"),
+    "abstain": N_("stand aside"),
+}
+PHASE_NAME = {
+    "amendment": N_("amendment phase"),
+    "consent": N_("consent phase"),
+    "objected": N_("objected"),
+    "adopted": N_("adopted"),
+    "not_adopted": N_("not adopted"),
+    "withdrawn": N_("withdrawn"),
+    "expired": N_("expired"),
+    "closed": N_("closed"),
+}
+KIND_NAME = {
+    "new": N_("new clause"),
+    "change": N_("change of a clause"),
+    "renewal": N_("renewal"),
+    "repeal": N_("repeal"),
+}
+CLAUSE_STATUS = {"active": N_("in force"), "repealed": N_("repealed"), "lapsed": N_("lapsed")}
+RULE_NAME = {
+    "consent": N_("consent (no standing objection)"),
+    "majority": N_("majority"),
+    "supermajority": N_("two-thirds majority"),
+}
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def tally_line(r: Reader, tally: Tally) -> str:
+    return " · ".join(f"{STANCE_ICON[k]} {r.tr.format_number(v)}" for k, v in tally.as_dict().items())
+
+
+def stance_label(r: Reader, stance: str) -> str:
+    return f"{STANCE_ICON.get(stance, '')} {r.tr.gettext(STANCE_NAME.get(stance, stance))}"
+
+
+def quoted(r: Reader, text: str) -> str:
+    return f"“{r.markup.text(text)}”"
+
+
+def block(r: Reader, text: str) -> str:
+    """A proposal or clause text, set apart on its own lines."""
+    return "\n".join("  " + r.markup.text(line) for line in text.splitlines() or [""])
+
+
+def late_note(r: Reader, late: bool) -> str:
+    _ = r.tr.gettext
+    return _("(Late: this fell due while the bot was offline.)") + " " if late else ""
+
+
+def consent_hint(r: Reader, number: int) -> str:
+    _ = r.tr.gettext
+    p = r.prefix
+    return _(
+        "State your position: ✅ {p}consent P{n} · ⚠️ {p}concern P{n} [reason] · "
+        "✋ {p}object P{n} <reason> · ➖ {p}abstain P{n}"
+    ).format(p=p, n=number)
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+def event(r: Reader, ev: e.Event) -> str:
+    """One event as a message for ``r``."""
+    handler: Callable[[Reader, Any], str] = _EVENTS[type(ev)]
+    return handler(r, ev)
+
+
+def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
+    _ = r.tr.gettext
+    t = r.markup.text
+    p = r.prefix
+    if ev.kind == "renewal":
+        head = _("P{n}: renewal of C{c}, opened by {author}. Does this clause stay in force?").format(
+            n=ev.proposal, c=ev.clause, author=t(ev.author)
+        )
+    elif ev.kind == "repeal":
+        head = _("P{n}: repeal of C{c}, proposed by {author}. Reason: {reason}").format(
+            n=ev.proposal, c=ev.clause, author=t(ev.author), reason=t(ev.reason or "")
+        )
+    elif ev.kind == "change":
+        head = _("P{n}: change of C{c}, proposed by {author}:").format(
+            n=ev.proposal, c=ev.clause, author=t(ev.author)
+        )
+    else:
+        head = _("P{n}: new clause proposed by {author}:").format(n=ev.proposal, author=t(ev.author))
+    lines = [r.markup.bold(head), block(r, ev.text)]
+    if ev.phase == "amendment":
+        lines.append(_("Amendment phase until {when}.").format(when=r.when(ev.closes_at)))
+        lines.append(
+            _(
+                'Amend with {p}amend P{n} <new text> or {p}amend P{n} replace "<passage>" with '
+                '"<new passage>".'
+            ).format(p=p, n=ev.proposal)
+        )
+    else:
+        lines.append(_("Consent round until {when}.").format(when=r.when(ev.closes_at)))
+        lines.append(consent_hint(r, ev.proposal))
+    return "\n".join(lines)
+
+
+def _amendment_text(r: Reader, passage: str | None, replacement: str | None, text: str | None) -> str:
+    _ = r.tr.gettext
+    if passage is not None:
+        if replacement:
+            return _("replace {old} with {new}").format(old=quoted(r, passage), new=quoted(r, replacement))
+        return _("delete {old}").format(old=quoted(r, passage))
+    return _("new text:") + "\n" + block(r, text or "")
+
+
+def _amendment_proposed(r: Reader, ev: e.AmendmentProposed) -> str:
+    _ = r.tr.gettext
+    head = _("A{a} to P{n} by {author}: {change}").format(
+        a=ev.amendment,
+        n=ev.proposal,
+        author=r.markup.text(ev.author),
+        change=_amendment_text(r, ev.passage, ev.replacement, ev.text),
+    )
+    hint = _("Support it with {p}support A{a}, oppose it with {p}oppose A{a}.").format(
+        p=r.prefix, a=ev.amendment
+    )
+    return f"{head}\n{hint}"
+
+
+def _amendment_voted(r: Reader, ev: e.AmendmentVoted) -> str:
+    _ = r.tr.gettext
+    template = _("{name} supports A{a}.") if ev.support else _("{name} opposes A{a}.")
+    counts = _("Support {s}, opposition {o}.").format(
+        s=r.tr.format_number(ev.supporters), o=r.tr.format_number(ev.opposers)
+    )
+    return template.format(name=r.markup.text(ev.voter), a=ev.amendment) + " " + counts
+
+
+def _amendment_accepted(r: Reader, ev: e.AmendmentAccepted) -> str:
+    _ = r.tr.gettext
+    head = _("The author accepted A{a} by {author}. P{n} is now version {v}:").format(
+        a=ev.amendment, author=r.markup.text(ev.author), n=ev.proposal, v=ev.version
+    )
+    return f"{head}\n{block(r, ev.text)}"
+
+
+def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
+    _ = r.tr.gettext
+    t = r.markup.text
+    lines = [late_note(r, ev.late) + _("The amendment phase of P{n} is closed.").format(n=ev.proposal)]
+    for a in ev.applied:
+        lines.append(
+            _("Applied: A{a} by {author} (version {v}).").format(a=a.amendment, author=t(a.author), v=a.version)
+        )
+    for a in ev.conflicts:
+        lines.append(
+            _(
+                "Not applied, conflicting: A{a} by {author} no longer fits the text. {author}, "
+                "please amend the new text in a later round or raise it in the consent round."
+            ).format(a=a.amendment, author=t(a.author))
+        )
+    if ev.not_passed:
+        lines.append(
+            _("Not applied (no more support than opposition): {list}.").format(
+                list=r.tr.format_list([f"A{n}" for n in ev.not_passed])
+            )
+        )
+    lines.append(
+        r.markup.bold(
+            _("Consent round {k} on P{n} (version {v}), until {when}:").format(
+                k=ev.round, n=ev.proposal, v=ev.version, when=r.when(ev.closes_at)
+            )
+        )
+    )
+    lines.append(block(r, ev.text))
+    lines.append(consent_hint(r, ev.proposal))
+    return "\n".join(lines)
+
+
+def _position_stated(r: Reader, ev: e.PositionStated) -> str:
+    _ = r.tr.gettext
+    t = r.markup.text
+    if not ev.named:
+        text = _("A position on P{n} was recorded.").format(n=ev.proposal)
+    elif ev.previous and ev.previous != ev.stance:
+        text = _("{name} changed their position on P{n}: {stance} (was {previous}).").format(
+            name=t(ev.person), n=ev.proposal, stance=stance_label(r, ev.stance), previous=stance_label(r, ev.previous)
+        )
+    else:
+        text = _("{name} on P{n}: {stance}.").format(name=t(ev.person), n=ev.proposal, stance=stance_label(r, ev.stance))
+    if ev.reason and ev.named:
+        text += " " + _("Reason: {reason}").format(reason=t(ev.reason))
+    if ev.tally is not None:
+        text += "\n" + _("Tally so far: {tally}").format(tally=tally_line(r, ev.tally))
+    return text
+
+
+def _statements(r: Reader, items: tuple[e.Statement, ...], icon: str) -> list[str]:
+    _ = r.tr.gettext
+    t = r.markup.text
+    out = []
+    for s in items:
+        reason = t(s.reason) if s.reason else _("(no reason given)")
+        out.append(f"{icon} {t(s.name)}: {reason}" if s.name else f"{icon} {reason}")
+    return out
+
+
+def _decided(r: Reader, ev: e.Decided) -> str:
+    _ = r.tr.gettext
+    n_ = r.tr.ngettext
+    lines = [late_note(r, ev.late).strip()] if ev.late else []
+    count = n_(
+        "{stated} of {n} member stated a position.",
+        "{stated} of {n} members stated a position.",
+        ev.eligible,
+        stated=r.tr.format_number(ev.tally.stated),
+    )
+    if ev.verdict is Verdict.ADOPTED:
+        if ev.kind == "repeal":
+            lines.append(r.markup.bold(_("P{n} adopted: C{c} is repealed.").format(n=ev.proposal, c=ev.clause)))
+        elif ev.kind == "renewal":
+            lines.append(r.markup.bold(_("P{n} adopted: C{c} is renewed.").format(n=ev.proposal, c=ev.clause)))
+        else:
+            lines.append(
+                r.markup.bold(
+                    _("P{n} adopted: clause C{c}, version {v}, is in the charter.").format(
+                        n=ev.proposal, c=ev.clause, v=ev.clause_version
+                    )
+                )
+            )
+        lines.append(tally_line(r, ev.tally) + " · " + count)
+        if ev.concerns:
+            lines.append(_("Concerns recorded with the clause:"))
+            lines += _statements(r, ev.concerns, STANCE_ICON["concern"])
+        if ev.next_review:
+            lines.append(_("Next review: {date}.").format(date=r.tr.format_date(ev.next_review)))
+        if ev.chain_head:
+            lines.append(_("Charter record: {hash}").format(hash=r.markup.code(ev.chain_head[:16])))
+    elif ev.verdict is Verdict.OBJECTED:
+        lines.append(r.markup.bold(_("P{n} is not adopted yet: objections stand.").format(n=ev.proposal)))
+        lines.append(tally_line(r, ev.tally) + " · " + count)
+        lines += _statements(r, ev.objections, STANCE_ICON["object"])
+        lines.append(
+            _(
+                "Objectors may withdraw with {p}withdraw P{n}; a mediator may open a new amendment "
+                "round with {p}resolve P{n}."
+            ).format(p=r.prefix, n=ev.proposal)
+        )
+    else:
+        if ev.verdict is Verdict.NO_QUORUM:
+            why = _("P{n} is not adopted: the quorum was not reached.").format(n=ev.proposal)
+        else:
+            why = _("P{n} is not adopted: the rule {rule} was not met.").format(
+                n=ev.proposal, rule=_(RULE_NAME.get(ev.rule, ev.rule))
+            )
+        lines += [r.markup.bold(why), tally_line(r, ev.tally) + " · " + count]
+        lines += _statements(r, ev.objections, STANCE_ICON["object"])
+    return "\n".join(lines)
+
+
+def _resolved(r: Reader, ev: e.Resolved) -> str:
+    _ = r.tr.gettext
+    t = r.markup.text
+    lines = [
+        _("{by} opened round {k} of P{n} to resolve the objections. Amendments until {when}.").format(
+            by=t(ev.by), k=ev.round, n=ev.proposal, when=r.when(ev.closes_at)
+        )
+    ]
+    if ev.objectors:
+        lines.append(
+            _("{names}: you are invited to propose amendments with {p}amend P{n}.").format(
+                names=r.tr.format_list([t(x) for x in ev.objectors]), p=r.prefix, n=ev.proposal
+            )
+        )
+    return "\n".join(lines)
+
+
+def _objection_withdrawn(r: Reader, ev: e.ObjectionWithdrawn) -> str:
+    return r.tr.ngettext(
+        "{name} withdrew their objection to P{p}. {n} objection remains.",
+        "{name} withdrew their objection to P{p}. {n} objections remain.",
+        ev.remaining,
+        name=r.markup.text(ev.person),
+        p=ev.proposal,
+    )
+
+
+def _proposal_ended(r: Reader, ev: e.ProposalEnded) -> str:
+    _ = r.tr.gettext
+    by = r.markup.text(ev.by or "")
+    if ev.how == "withdrawn":
+        return _("P{n} was withdrawn by {by}.").format(n=ev.proposal, by=by)
+    if ev.how == "closed":
+        return _("P{n} was closed by {by} without adoption.").format(n=ev.proposal, by=by)
+    return late_note(r, ev.late) + _("P{n} expired: its objections were not resolved in time.").format(
+        n=ev.proposal
+    )
+
+
+def _setting_changed(r: Reader, ev: e.SettingChanged) -> str:
+    return r.tr.gettext("Setting {key} is now {value}.").format(key=ev.key, value=r.markup.text(ev.value))
+
+
+def _mediator_changed(r: Reader, ev: e.MediatorChanged) -> str:
+    _ = r.tr.gettext
+    template = _("{name} is now a mediator (appointed by {by}).") if ev.added else _("{name} is no longer a mediator.")
+    return template.format(name=r.markup.text(ev.person), by=r.markup.text(ev.by))
+
+
+def _language_set(r: Reader, ev: e.LanguageSet) -> str:
+    return r.tr.gettext("I will write to you in English.")
+
+
+_EVENTS: dict[type, Callable[[Reader, Any], str]] = {
+    e.ProposalOpened: _proposal_opened,
+    e.AmendmentProposed: _amendment_proposed,
+    e.AmendmentVoted: _amendment_voted,
+    e.AmendmentAccepted: _amendment_accepted,
+    e.ConsentOpened: _consent_opened,
+    e.PositionStated: _position_stated,
+    e.Decided: _decided,
+    e.Resolved: _resolved,
+    e.ObjectionWithdrawn: _objection_withdrawn,
+    e.ProposalEnded: _proposal_ended,
+    e.SettingChanged: _setting_changed,
+    e.MediatorChanged: _mediator_changed,
+    e.LanguageSet: _language_set,
+}
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def _phases(r: Reader, phases: Any) -> str:
+    return r.tr.format_list([r.tr.gettext(PHASE_NAME.get(p, p)) for p in phases], style="or")
+
+
+def error(r: Reader, err: DomainError) -> str:
+    """A refusal: what was wrong and what is expected. Nothing was changed."""
+    _ = r.tr.gettext
+    p = dict(err.params)
+    t = r.markup.text
+    code = err.code
+    if code == "bad_id":
+        return _("“{given}” is not a valid id: expected {kind} followed by a number, e.g. {kind}1.").format(
+            given=t(str(p["given"])), kind=p["kind"]
+        )
+    if code == "no_such_proposal":
+        return _("There is no proposal P{n}.").format(n=p["number"])
+    if code == "no_such_amendment":
+        return _("There is no amendment A{n}.").format(n=p["number"])
+    if code == "no_such_clause":
+        return _("There is no clause C{n}.").format(n=p["number"])
+    if code == "not_in_group":
+        return _("{kind}{n} belongs to another group.").format(kind=p["kind"], n=p["number"])
+    if code == "ambiguous_proposal":
+        return _("Several proposals are in the {phase}: {list}. Say which one, e.g. P{first}.").format(
+            phase=_phases(r, p["phase"]),
+            list=r.tr.format_list([f"P{n}" for n in p["numbers"]]),
+            first=p["numbers"][0],
+        )
+    if code == "no_open_proposal":
+        return _("No proposal is in the {phase} now. Name one with its id, e.g. P1, or see {p}status.").format(
+            phase=_phases(r, p["phase"]), p=r.prefix
+        )
+    if code == "wrong_phase":
+        return _("P{n} is {phase}; this needs the {expected}.").format(
+            n=p["number"], phase=_(PHASE_NAME.get(p["phase"], p["phase"])), expected=_phases(r, p["expected"])
+        )
+    if code == "not_mediator":
+        return _("Only a mediator of this group can use {p}{command}.").format(p=r.prefix, command=p["command"])
+    if code == "not_member":
+        return _("Only members of this group can take part in its deliberations.")
+    if code == "not_author":
+        return _("Only the author of {kind}{n} can do that.").format(kind=p["kind"], n=p["number"])
+    if code == "not_objector":
+        return _("You have no standing objection to P{n}; only its author can withdraw it.").format(n=p["number"])
+    if code == "reason_required":
+        return _("An objection needs a reason: {p}object P1 <reason>.").format(p=r.prefix)
+    if code == "text_required":
+        return usage(r, p["command"])
+    if code == "text_too_long":
+        return _("That text has {length} characters; at most {limit} are allowed.").format(
+            length=r.tr.format_number(p["length"]), limit=r.tr.format_number(p["limit"])
+        )
+    if code == "passage_not_found":
+        return _("The passage {passage} is not in the current text. Copy it exactly, or see {p}status.").format(
+            passage=quoted(r, excerpt(p["passage"])), p=r.prefix
+        )
+    if code == "passage_ambiguous":
+        return _("The passage {passage} occurs {count} times; quote a longer passage that occurs once.").format(
+            passage=quoted(r, excerpt(p["passage"])), count=p["count"]
+        )
+    if code == "passage_same":
+        return _("That amendment would not change the text.")
+    if code == "amendment_closed":
+        return _("A{n} is no longer open ({status}).").format(n=p["number"], status=_(AMENDMENT_STATUS.get(p["status"], p["status"])))
+    if code == "own_amendment":
+        return _("You wrote A{n}; your support is understood. Others can support or oppose it.").format(n=p["number"])
+    if code == "clause_not_active":
+        return _("C{n} is not in force ({status}).").format(n=p["number"], status=_(CLAUSE_STATUS.get(p["status"], p["status"])))
+    if code == "unknown_setting":
+        return _("There is no setting “{key}”. Settings: {known}.").format(
+            key=t(str(p["key"])), known=", ".join(p["known"])
+        )
+    if code == "bad_setting_value":
+        return _("That value does not fit {key}: expected {expected}.").format(key=p["key"], expected=p["expected"])
+    if code == "bad_language":
+        return _("I do not speak “{code}”. Languages: {known}.").format(code=t(str(p["code"])), known=", ".join(p["known"]))
+    if code == "already_mediator":
+        return _("{person} is already a mediator.").format(person=t(p["person"]))
+    if code == "not_a_mediator":
+        return _("{person} is not an appointed mediator.").format(person=t(p["person"]))
+    if code == "stale":
+        return _("Many changes arrived at once; please try again.")
+    return _("That did not work.")
+
+
+AMENDMENT_STATUS = {
+    "open": N_("open"),
+    "accepted": N_("accepted"),
+    "applied": N_("applied"),
+    "conflicting": N_("conflicting"),
+    "not_passed": N_("not passed"),
+}
+
+# -- the grammar's refusals ---------------------------------------------------------------
+
+USAGE: dict[str, tuple[str, str]] = {
+    "propose": (N_("{p}propose <text>  ·  {p}propose --change C<n> <text>"), N_("propose a new clause, or a change of a clause")),
+    "amend": (N_('{p}amend P<n> <new text>  ·  {p}amend P<n> replace "<passage>" with "<new passage>"'), N_("propose an amendment")),
+    "support": (N_("{p}support A<n>"), N_("support an amendment")),
+    "oppose": (N_("{p}oppose A<n>"), N_("oppose an amendment")),
+    "accept": (N_("{p}accept A<n>"), N_("the proposal's author applies an amendment at once")),
+    "consent": (N_("{p}consent P<n>"), N_("✅ I agree")),
+    "concern": (N_("{p}concern P<n> [reason]"), N_("⚠️ I agree, with a concern")),
+    "object": (N_("{p}object P<n> <reason>"), N_("✋ I object (a reason is required)")),
+    "abstain": (N_("{p}abstain P<n>"), N_("➖ I stand aside")),
+    "withdraw": (N_("{p}withdraw P<n>"), N_("withdraw your proposal, or your objection")),
+    "resolve": (N_("{p}resolve P<n>"), N_("mediator: open a new amendment round after objections")),
+    "next": (N_("{p}next P<n>"), N_("mediator: close the current phase now")),
+    "close": (N_("{p}close P<n>"), N_("mediator: end a proposal without adoption")),
+    "renew": (N_("{p}renew C<n>"), N_("start the renewal of a clause now")),
+    "repeal": (N_("{p}repeal C<n> <reason>"), N_("propose to remove a clause")),
+    "status": (N_("{p}status [P<n>]"), N_("open proposals, or one proposal in detail")),
+    "charter": (N_("{p}charter"), N_("the clauses of this group's charter")),
+    "clause": (N_("{p}clause C<n>"), N_("a clause: text, parties, versions, next review")),
+    "settings": (N_("{p}settings [<key> <value>]"), N_("show the settings; mediators change them")),
+    "mediator": (N_("{p}mediator add|remove <user>"), N_("mediator: appoint or remove a mediator")),
+    "export": (N_("{p}export [md|json]"), N_("the charter as Markdown or JSON")),
+    "lang": (N_("{p}lang <code>"), N_("the language I write to you in, e.g. {p}lang es")),
+    "help": (N_("{p}help [command]"), N_("this help")),
+    "start": (N_("{p}start"), N_("welcome and your preferences")),
+}
+
+
+def usage(r: Reader, command: str) -> str:
+    _ = r.tr.gettext
+    syntax, _purpose = USAGE.get(command, USAGE["help"])
+    return _("Usage: {syntax}").format(syntax=_(syntax).format(p=r.prefix))
+
+
+def unknown(r: Reader, name: str) -> str:
+    return r.tr.gettext("I do not know the command {p}{name}. {p}help lists what I understand.").format(
+        p=r.prefix, name=r.markup.text(name[:32])
+    )
+
+
+def help_text(r: Reader, command: str | None = None) -> str:
+    _ = r.tr.gettext
+    if command and command in USAGE:
+        syntax, purpose = USAGE[command]
+        return f"{_(syntax).format(p=r.prefix)}\n{_(purpose).format(p=r.prefix)}"
+    lines = [
+        r.markup.bold(_("charterbot: proposals, amendments and consent, recorded in the group's charter.")),
+    ]
+    for name in g.COMMANDS:
+        if name in USAGE:
+            syntax, purpose = USAGE[name]
+            lines.append(f"{_(syntax).format(p=r.prefix)} — {_(purpose).format(p=r.prefix)}")
+    return "\n".join(lines)
+
+
+def start_text(r: Reader) -> str:
+    return r.tr.gettext(
+        "Welcome to charterbot. I help groups propose, amend and adopt agreements by consent. "
+        "Choose my language with {p}lang <code>; {p}help lists everything."
+    ).format(p=r.prefix)
+
+
+# -- read models -------------------------------------------------------------------------
+
+
+def open_list(r: Reader, lines: list[q.ProposalLine]) -> str:
+    _ = r.tr.gettext
+    if not lines:
+        return _("No proposal is open. Start one with {p}propose <text>.").format(p=r.prefix)
+    out = [r.markup.bold(_("Open proposals:"))]
+    for line in lines:
+        out.append(
+            _("P{n} · {phase} · until {when} · {stated} stated · {text}").format(
+                n=line.number,
+                phase=_(PHASE_NAME[line.phase]),
+                when=r.when(line.closes_at) if line.closes_at else "—",
+                stated=r.tr.format_number(line.stated),
+                text=quoted(r, excerpt(line.text)),
+            )
+        )
+    return "\n".join(out)
+
+
+def status(r: Reader, v: q.ProposalView) -> str:
+    _ = r.tr.gettext
+    t = r.markup.text
+    head = _("P{n} · {kind} · {phase} · round {k}").format(
+        n=v.number, kind=_(KIND_NAME[v.kind]), phase=_(PHASE_NAME[v.phase]), k=v.round
+    )
+    lines = [r.markup.bold(head)]
+    if v.clause:
+        lines.append(_("Clause: C{c}").format(c=v.clause))
+    lines.append(_("By {author} · text version {version}").format(author=t(v.author), version=v.version))
+    lines.append(block(r, v.text))
+    if v.reason:
+        lines.append(_("Reason: {reason}").format(reason=t(v.reason)))
+    if v.closes_at:
+        lines.append(_("This phase closes {when}.").format(when=r.when(v.closes_at)))
+    if v.amendments:
+        lines.append(_("Amendments:"))
+        for a in v.amendments:
+            lines.append(
+                "  "
+                + _("A{a} by {author} ({status}, +{s}/−{o}): {change}").format(
+                    a=a.number,
+                    author=t(a.author),
+                    status=_(AMENDMENT_STATUS.get(a.status, a.status)),
+                    s=a.support,
+                    o=a.oppose,
+                    change=_amendment_text(r, a.passage, a.replacement, a.text and excerpt(a.text)),
+                )
+            )
+    if v.phase in ("consent", "objected") or v.outcome:
+        stated = r.tr.ngettext(
+            "{stated} of {n} member stated a position.",
+            "{stated} of {n} members stated a position.",
+            max(v.eligible, v.stated),
+            stated=r.tr.format_number(v.stated),
+        )
+        lines.append(stated)
+        if v.tally is not None:
+            lines.append(tally_line(r, v.tally))
+        else:
+            lines.append(_("Counts are shown when the round closes."))
+        for pos in v.positions:
+            name = t(pos.name) if pos.name else _("someone")
+            reason = f": {t(pos.reason)}" if pos.reason else ""
+            lines.append(f"  {STANCE_ICON.get(pos.stance, '')} {name}{reason}")
+    if v.phase == "consent":
+        lines.append(consent_hint(r, v.number))
+    return "\n".join(lines)
+
+
+def clause_text(r: Reader, c: q.ClauseView, full: bool = True) -> str:
+    _ = r.tr.gettext
+    head = _("C{n} · version {v} · {status}").format(
+        n=c.number, v=c.version, status=_(CLAUSE_STATUS.get(c.status, c.status))
+    )
+    lines = [r.markup.bold(head), block(r, c.text)]
+    if c.next_review and c.status == "active":
+        lines.append(_("Next review: {date}.").format(date=r.tr.format_date(c.next_review)))
+    if not full:
+        return "\n".join(lines)
+    lines.append(_("Parties: {parties}").format(parties=r.tr.format_list([r.markup.text(p) for p in c.parties])))
+    lines.append(_("Versions:"))
+    for v in c.versions:
+        lines.append(
+            "  "
+            + _("v{v} · adopted {date} by P{p} · {tally} · {hash}").format(
+                v=v.version,
+                date=r.tr.format_datetime(v.adopted_at, r.timezone),
+                p=v.proposal,
+                tally=tally_line(r, Tally(**v.tally)),
+                hash=r.markup.code(v.hash[:12]),
+            )
+        )
+    return "\n".join(lines)
+
+
+def charter(r: Reader, views: list[q.CharterView], head: str) -> str:
+    _ = r.tr.gettext
+    if not views or not any(v.clauses for v in views):
+        return _("The charter has no clauses yet. Propose one with {p}propose <text>.").format(p=r.prefix)
+    lines = []
+    for view in views:
+        lines.append(r.markup.bold(_("Charter: {name}").format(name=r.markup.text(view.name))))
+        for c in view.clauses:
+            lines.append(clause_text(r, c, full=False))
+    lines.append(_("Charter record: {hash}").format(hash=r.markup.code(head[:16])))
+    return "\n".join(lines)
+
+
+def settings(r: Reader, values: dict[str, str]) -> str:
+    _ = r.tr.gettext
+    lines = [r.markup.bold(_("Settings of this group:"))]
+    lines += [f"  {key} = {value}" for key, value in values.items()]
+    lines.append(_("Mediators change a setting with {p}settings <key> <value>.").format(p=r.prefix))
+    return "\n".join(lines)

@@ -1,0 +1,422 @@
+"""Read models: what ``/status``, ``/charter``, ``/clause``, ``/settings``, the exports and
+``verify`` show. Read-only; visibility rules (named votes, when counts are shown) are
+applied here so that no caller can leak what a group chose to hide.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deliberation import charter as chain
+from deliberation.errors import DomainError
+from deliberation.model import (
+    Amendment,
+    AmendmentVote,
+    ChainEntry,
+    Charter,
+    Clause,
+    ClauseVersion,
+    Group,
+    Member,
+    Person,
+    Position,
+    Proposal,
+    Round,
+)
+from deliberation.phases import OPEN, Phase
+from deliberation.services import SETTINGS
+from deliberation.tally import Tally
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentView:
+    number: int
+    author: str
+    status: str
+    passage: str | None
+    replacement: str | None
+    text: str | None
+    support: int
+    oppose: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    name: str | None  # None when the group does not show names
+    stance: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalView:
+    number: int
+    group: str
+    kind: str
+    author: str
+    text: str
+    version: int
+    phase: str
+    round: int
+    closes_at: datetime | None
+    clause: int | None
+    reason: str | None
+    amendments: tuple[AmendmentView, ...]
+    tally: Tally | None  # None while the group hides counts from this reader
+    stated: int
+    eligible: int
+    positions: tuple[PositionView, ...]  # objections and concerns always; all when named
+    named: bool
+    outcome: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalLine:
+    number: int
+    kind: str
+    phase: str
+    closes_at: datetime | None
+    text: str
+    stated: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    version: int
+    text: str
+    proposal: int
+    tally: dict[str, int]
+    parties: tuple[str, ...]
+    concerns: tuple[dict[str, Any], ...]
+    adopted_at: datetime
+    next_review: date | None
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseView:
+    number: int
+    charter: str
+    status: str
+    text: str
+    version: int
+    parties: tuple[str, ...]
+    adopted_at: datetime
+    next_review: date | None
+    versions: tuple[VersionView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CharterView:
+    id: str
+    name: str
+    parties: tuple[str, ...]
+    clauses: tuple[ClauseView, ...]
+
+
+def _eligible(s: Session, group: Group) -> int:
+    if group.member_count:
+        return group.member_count
+    return (
+        s.scalar(select(func.count()).select_from(Member).where(Member.group_id == group.id)) or 0
+    )
+
+
+def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
+    rows = s.scalars(
+        select(Proposal)
+        .where(Proposal.group_id == group_id, Proposal.phase.in_(OPEN))
+        .order_by(Proposal.id)
+    ).all()
+    lines = []
+    for p in rows:
+        stated = 0
+        if p.phase == Phase.CONSENT:
+            stated = s.scalar(
+                select(func.count())
+                .select_from(Position)
+                .join(Round, Round.id == Position.round_id)
+                .where(
+                    Round.proposal_id == p.id, Round.number == p.round_no, Round.phase == "consent"
+                )
+            )
+        lines.append(ProposalLine(p.id, p.kind, p.phase, p.phase_closes_at, p.text, stated or 0))
+    return lines
+
+
+def proposal(s: Session, group_id: str, number: int, reader: str | None) -> ProposalView:
+    """One proposal as ``reader`` may see it (counts per show_tally, names per named_votes)."""
+    p = s.get(Proposal, number)
+    if p is None:
+        raise DomainError("no_such_proposal", number=number)
+    if p.group_id != group_id:
+        raise DomainError("not_in_group", kind="P", number=number)
+    group = s.get(Group, p.group_id)
+    assert group is not None
+    names = dict(s.execute(select(Person.id, Person.name)).all()) if group.named_votes else {}
+    amendments = []
+    for a in s.scalars(
+        select(Amendment).where(Amendment.proposal_id == p.id).order_by(Amendment.id)
+    ):
+        votes = dict(
+            s.execute(
+                select(AmendmentVote.support, func.count())
+                .where(AmendmentVote.amendment_id == a.id)
+                .group_by(AmendmentVote.support)
+            ).all()
+        )
+        author = s.get(Person, a.author_id)
+        amendments.append(
+            AmendmentView(
+                a.id,
+                author.name if author else a.author_id,
+                a.status,
+                a.passage,
+                a.replacement,
+                a.text,
+                votes.get(True, 0),
+                votes.get(False, 0),
+            )
+        )
+    round_ = s.scalars(
+        select(Round)
+        .where(Round.proposal_id == p.id, Round.phase == "consent")
+        .order_by(Round.number.desc())
+        .limit(1)
+    ).first()
+    positions: list[PositionView] = []
+    tally = Tally()
+    reader_stated = False
+    if round_ is not None:
+        rows = s.execute(
+            select(Position.person_id, Position.stance, Position.reason)
+            .where(Position.round_id == round_.id)
+            .order_by(Position.at)
+        ).all()
+        tally = Tally.of(stance for _, stance, _ in rows)
+        reader_stated = any(person == reader for person, _, _ in rows)
+        for person, stance, reason in rows:
+            if group.named_votes or stance in ("object", "concern"):
+                positions.append(PositionView(names.get(person), stance, reason))
+    closed = round_ is not None and round_.closed_at is not None
+    shown = (
+        group.show_tally == "live" or closed or (group.show_tally == "after_vote" and reader_stated)
+    )
+    author = s.get(Person, p.author_id)
+    return ProposalView(
+        number=p.id,
+        group=p.group_id,
+        kind=p.kind,
+        author=author.name if author else p.author_id,
+        text=p.text,
+        version=p.text_version,
+        phase=p.phase,
+        round=p.round_no,
+        closes_at=p.phase_closes_at,
+        clause=p.clause_id,
+        reason=p.reason,
+        amendments=tuple(amendments),
+        tally=tally if shown else None,
+        stated=tally.stated,
+        eligible=(round_.eligible if closed and round_.eligible else _eligible(s, group)),
+        positions=tuple(positions),
+        named=group.named_votes,
+        outcome=p.outcome,
+    )
+
+
+def settings(s: Session, group_id: str) -> dict[str, str]:
+    group = s.get(Group, group_id)
+    if group is None:
+        return {}
+    shown = {}
+    for key in SETTINGS:
+        value = getattr(group, key)
+        shown[key] = (
+            ("on" if value else "off")
+            if isinstance(value, bool)
+            else f"{value:g}"
+            if isinstance(value, float)
+            else str(value)
+        )
+    return shown
+
+
+def _entries(s: Session) -> dict[int, ChainEntry]:
+    return {e.seq: e for e in s.scalars(select(ChainEntry).order_by(ChainEntry.seq))}
+
+
+def _clause_view(
+    c: Clause, versions: list[ClauseVersion], entries: dict[int, ChainEntry]
+) -> ClauseView:
+    return ClauseView(
+        number=c.id,
+        charter=c.charter_id,
+        status=c.status,
+        text=c.text,
+        version=c.version,
+        parties=tuple(c.parties),
+        adopted_at=c.adopted_at,
+        next_review=c.next_review,
+        versions=tuple(
+            VersionView(
+                version=v.version,
+                text=v.text,
+                proposal=v.proposal_id,
+                tally=dict(v.tally),
+                parties=tuple(v.parties),
+                concerns=tuple(v.concerns),
+                adopted_at=v.adopted_at,
+                next_review=v.next_review,
+                hash=entries[v.entry_seq].hash if v.entry_seq in entries else "",
+            )
+            for v in versions
+        ),
+    )
+
+
+def clause(s: Session, number: int) -> ClauseView:
+    c = s.get(Clause, number)
+    if c is None:
+        raise DomainError("no_such_clause", number=number)
+    versions = list(
+        s.scalars(
+            select(ClauseVersion)
+            .where(ClauseVersion.clause_id == c.id)
+            .order_by(ClauseVersion.version)
+        )
+    )
+    return _clause_view(c, versions, _entries(s))
+
+
+def charters(s: Session, charter_id: str | None = None) -> list[CharterView]:
+    """Every charter (or one), with all its clauses, repealed and lapsed ones included."""
+    query = select(Charter).order_by(Charter.created_at, Charter.id)
+    if charter_id is not None:
+        query = query.where(Charter.id == charter_id)
+    entries = _entries(s)
+    views = []
+    for ch in s.scalars(query):
+        clauses = list(
+            s.scalars(select(Clause).where(Clause.charter_id == ch.id).order_by(Clause.id))
+        )
+        all_versions = s.scalars(
+            select(ClauseVersion)
+            .where(ClauseVersion.clause_id.in_([c.id for c in clauses]))
+            .order_by(ClauseVersion.clause_id, ClauseVersion.version)
+        ).all()
+        by_clause: dict[int, list[ClauseVersion]] = {}
+        for v in all_versions:
+            by_clause.setdefault(v.clause_id, []).append(v)
+        parties = tuple(
+            sorted(
+                {p for c in clauses for p in c.parties} or ({ch.group_id} if ch.group_id else set())
+            )
+        )
+        views.append(
+            CharterView(
+                ch.id,
+                ch.name,
+                parties,
+                tuple(_clause_view(c, by_clause.get(c.id, []), entries) for c in clauses),
+            )
+        )
+    return views
+
+
+def chain_head(s: Session) -> str:
+    head = s.scalars(select(ChainEntry.hash).order_by(ChainEntry.seq.desc()).limit(1)).first()
+    return head or chain.GENESIS
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def export_json(s: Session, charter_id: str | None = None) -> dict[str, Any]:
+    """The SPEC section 9 export."""
+    return {
+        "charters": [
+            {
+                "id": ch.id,
+                "name": ch.name,
+                "parties": list(ch.parties),
+                "clauses": [
+                    {
+                        "number": c.number,
+                        "status": c.status,
+                        "text": c.text,
+                        "version": c.version,
+                        "adopted_at": _iso(c.adopted_at),
+                        "parties": list(c.parties),
+                        "next_review": c.next_review.isoformat() if c.next_review else None,
+                        "versions": [
+                            {
+                                "version": v.version,
+                                "text": v.text,
+                                "adopted_at": _iso(v.adopted_at),
+                                "proposal": v.proposal,
+                                "tally": v.tally,
+                                "concerns": [dict(x) for x in v.concerns],
+                                "parties": list(v.parties),
+                                "hash": v.hash,
+                            }
+                            for v in c.versions
+                        ],
+                    }
+                    for c in ch.clauses
+                ],
+            }
+            for ch in charters(s, charter_id)
+        ],
+        "chain_head": chain_head(s),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    entries: int
+    head: str
+    problem: chain.Problem | None
+
+
+def verify(s: Session) -> VerifyResult:
+    """Check the hash chain, and that each clause version agrees with its chain entry."""
+    rows = list(s.scalars(select(ChainEntry).order_by(ChainEntry.seq)))
+    stored = []
+    for row in rows:
+        try:
+            payload = json.loads(row.payload)
+        except ValueError:
+            return VerifyResult(len(rows), chain_head(s), chain.Problem(row.seq, "payload"))
+        mismatch = (
+            payload.get("seq") != row.seq
+            or payload.get("charter") != row.charter_id
+            or payload.get("action") != row.action
+            or payload.get("clause") != row.clause_id
+        )
+        if mismatch:
+            return VerifyResult(len(rows), chain_head(s), chain.Problem(row.seq, "columns"))
+        stored.append(chain.StoredEntry(row.seq, row.prev_hash, row.hash, payload))
+    problem = chain.verify(stored)
+    if problem is None:
+        by_seq = {entry.seq: entry.entry for entry in stored}
+        for v in s.scalars(select(ClauseVersion).order_by(ClauseVersion.entry_seq)):
+            entry = by_seq.get(v.entry_seq)
+            agrees = entry is not None and (
+                entry.get("clause") == v.clause_id
+                and entry.get("version") == v.version
+                and entry.get("text") == v.text
+                and entry.get("tally") == v.tally
+                and entry.get("parties") == v.parties
+                and entry.get("at") == v.adopted_at.isoformat()
+            )
+            if not agrees:
+                problem = chain.Problem(v.entry_seq, "clause_version")
+                break
+    return VerifyResult(len(rows), chain_head(s), problem)
