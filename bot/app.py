@@ -60,7 +60,9 @@ class App:
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
-        self.router = Router(self.engine, self.adapters, self.config.bot.default_locale, self._wake.set)
+        self.router = Router(
+            self.engine, self.adapters, self.config.bot.default_locale, self._wake.set
+        )
         self.outbox = Outbox(self.db, self.clock, self.adapters)
 
     @classmethod

@@ -22,7 +22,9 @@ EXIT_BROKEN_CHAIN = 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="charterbot", description="Deliberation by consent in chat groups.")
+    parser = argparse.ArgumentParser(
+        prog="charterbot", description="Deliberation by consent in chat groups."
+    )
     parser.add_argument("--config", help="TOML configuration file (default: built-in defaults)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
@@ -51,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"charterbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging("WARNING" if args.command in ("demo", "export", "verify") else "INFO")
-    handler = {"run": _run, "demo": _demo, "db": _db, "export": _export, "verify": _verify}[args.command]
+    handler = {"run": _run, "demo": _demo, "db": _db, "export": _export, "verify": _verify}[
+        args.command
+    ]
     return handler(config, args)
 
 

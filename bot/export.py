@@ -29,7 +29,9 @@ def markdown(tr: Translator, data: dict[str, Any]) -> str:
             out.append(
                 "## "
                 + _("C{n} · version {v} · {status}").format(
-                    n=clause["number"], v=clause["version"], status=_(CLAUSE_STATUS.get(clause["status"], clause["status"]))
+                    n=clause["number"],
+                    v=clause["version"],
+                    status=_(CLAUSE_STATUS.get(clause["status"], clause["status"])),
                 )
             )
             out.append("")

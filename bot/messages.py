@@ -32,6 +32,7 @@ class Capabilities:
     max_text: int  # characters per message
     markup: str  # "plain" | "html"
     prefix: str  # the command prefix
+    username: str | None = None  # the bot's own name, for "/cmd@name" addressed to it
 
 
 Sink = Callable[[MessageIn], Awaitable[None]]

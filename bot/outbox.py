@@ -47,9 +47,18 @@ def split_text(text: str, limit: int) -> list[str]:
     return parts
 
 
-def enqueue(session: Session, platform: str, chat: str, text: str, now: datetime, proposal: int | None = None) -> None:
+def enqueue(
+    session: Session,
+    platform: str,
+    chat: str,
+    text: str,
+    now: datetime,
+    proposal: int | None = None,
+) -> None:
     """Queue a message inside the caller's transaction."""
-    session.add(OutboxItem(platform=platform, chat=chat, text=text, proposal_id=proposal, created_at=now))
+    session.add(
+        OutboxItem(platform=platform, chat=chat, text=text, proposal_id=proposal, created_at=now)
+    )
 
 
 class Outbox:
@@ -107,5 +116,7 @@ class Outbox:
             row.attempts += 1
             if row.attempts >= MAX_ATTEMPTS:
                 row.state = "failed"
-            log.warning("outbox.send_failed", row=row_id, attempts=row.attempts, error=type(exc).__name__)
+            log.warning(
+                "outbox.send_failed", row=row_id, attempts=row.attempts, error=type(exc).__name__
+            )
             uow.commit()

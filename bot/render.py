@@ -105,7 +105,9 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
 
 
 def tally_line(r: Reader, tally: Tally) -> str:
-    return " · ".join(f"{STANCE_ICON[k]} {r.tr.format_number(v)}" for k, v in tally.as_dict().items())
+    return " · ".join(
+        f"{STANCE_ICON[k]} {r.tr.format_number(v)}" for k, v in tally.as_dict().items()
+    )
 
 
 def stance_label(r: Reader, stance: str) -> str:
@@ -149,9 +151,9 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
     t = r.markup.text
     p = r.prefix
     if ev.kind == "renewal":
-        head = _("P{n}: renewal of C{c}, opened by {author}. Does this clause stay in force?").format(
-            n=ev.proposal, c=ev.clause, author=t(ev.author)
-        )
+        head = _(
+            "P{n}: renewal of C{c}, opened by {author}. Does this clause stay in force?"
+        ).format(n=ev.proposal, c=ev.clause, author=t(ev.author))
     elif ev.kind == "repeal":
         head = _("P{n}: repeal of C{c}, proposed by {author}. Reason: {reason}").format(
             n=ev.proposal, c=ev.clause, author=t(ev.author), reason=t(ev.reason or "")
@@ -161,7 +163,9 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
             n=ev.proposal, c=ev.clause, author=t(ev.author)
         )
     else:
-        head = _("P{n}: new clause proposed by {author}:").format(n=ev.proposal, author=t(ev.author))
+        head = _("P{n}: new clause proposed by {author}:").format(
+            n=ev.proposal, author=t(ev.author)
+        )
     lines = [r.markup.bold(head), block(r, ev.text)]
     if ev.phase == "amendment":
         lines.append(_("Amendment phase until {when}.").format(when=r.when(ev.closes_at)))
@@ -177,11 +181,15 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
     return "\n".join(lines)
 
 
-def _amendment_text(r: Reader, passage: str | None, replacement: str | None, text: str | None) -> str:
+def _amendment_text(
+    r: Reader, passage: str | None, replacement: str | None, text: str | None
+) -> str:
     _ = r.tr.gettext
     if passage is not None:
         if replacement:
-            return _("replace {old} with {new}").format(old=quoted(r, passage), new=quoted(r, replacement))
+            return _("replace {old} with {new}").format(
+                old=quoted(r, passage), new=quoted(r, replacement)
+            )
         return _("delete {old}").format(old=quoted(r, passage))
     return _("new text:") + "\n" + block(r, text or "")
 
@@ -220,10 +228,14 @@ def _amendment_accepted(r: Reader, ev: e.AmendmentAccepted) -> str:
 def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
     _ = r.tr.gettext
     t = r.markup.text
-    lines = [late_note(r, ev.late) + _("The amendment phase of P{n} is closed.").format(n=ev.proposal)]
+    lines = [
+        late_note(r, ev.late) + _("The amendment phase of P{n} is closed.").format(n=ev.proposal)
+    ]
     for a in ev.applied:
         lines.append(
-            _("Applied: A{a} by {author} (version {v}).").format(a=a.amendment, author=t(a.author), v=a.version)
+            _("Applied: A{a} by {author} (version {v}).").format(
+                a=a.amendment, author=t(a.author), v=a.version
+            )
         )
     for a in ev.conflicts:
         lines.append(
@@ -257,10 +269,15 @@ def _position_stated(r: Reader, ev: e.PositionStated) -> str:
         text = _("A position on P{n} was recorded.").format(n=ev.proposal)
     elif ev.previous and ev.previous != ev.stance:
         text = _("{name} changed their position on P{n}: {stance} (was {previous}).").format(
-            name=t(ev.person), n=ev.proposal, stance=stance_label(r, ev.stance), previous=stance_label(r, ev.previous)
+            name=t(ev.person),
+            n=ev.proposal,
+            stance=stance_label(r, ev.stance),
+            previous=stance_label(r, ev.previous),
         )
     else:
-        text = _("{name} on P{n}: {stance}.").format(name=t(ev.person), n=ev.proposal, stance=stance_label(r, ev.stance))
+        text = _("{name} on P{n}: {stance}.").format(
+            name=t(ev.person), n=ev.proposal, stance=stance_label(r, ev.stance)
+        )
     if ev.reason and ev.named:
         text += " " + _("Reason: {reason}").format(reason=t(ev.reason))
     if ev.tally is not None:
@@ -290,9 +307,17 @@ def _decided(r: Reader, ev: e.Decided) -> str:
     )
     if ev.verdict is Verdict.ADOPTED:
         if ev.kind == "repeal":
-            lines.append(r.markup.bold(_("P{n} adopted: C{c} is repealed.").format(n=ev.proposal, c=ev.clause)))
+            lines.append(
+                r.markup.bold(
+                    _("P{n} adopted: C{c} is repealed.").format(n=ev.proposal, c=ev.clause)
+                )
+            )
         elif ev.kind == "renewal":
-            lines.append(r.markup.bold(_("P{n} adopted: C{c} is renewed.").format(n=ev.proposal, c=ev.clause)))
+            lines.append(
+                r.markup.bold(
+                    _("P{n} adopted: C{c} is renewed.").format(n=ev.proposal, c=ev.clause)
+                )
+            )
         else:
             lines.append(
                 r.markup.bold(
@@ -310,7 +335,9 @@ def _decided(r: Reader, ev: e.Decided) -> str:
         if ev.chain_head:
             lines.append(_("Charter record: {hash}").format(hash=r.markup.code(ev.chain_head[:16])))
     elif ev.verdict is Verdict.OBJECTED:
-        lines.append(r.markup.bold(_("P{n} is not adopted yet: objections stand.").format(n=ev.proposal)))
+        lines.append(
+            r.markup.bold(_("P{n} is not adopted yet: objections stand.").format(n=ev.proposal))
+        )
         lines.append(tally_line(r, ev.tally) + " · " + count)
         lines += _statements(r, ev.objections, STANCE_ICON["object"])
         lines.append(
@@ -335,9 +362,9 @@ def _resolved(r: Reader, ev: e.Resolved) -> str:
     _ = r.tr.gettext
     t = r.markup.text
     lines = [
-        _("{by} opened round {k} of P{n} to resolve the objections. Amendments until {when}.").format(
-            by=t(ev.by), k=ev.round, n=ev.proposal, when=r.when(ev.closes_at)
-        )
+        _(
+            "{by} opened round {k} of P{n} to resolve the objections. Amendments until {when}."
+        ).format(by=t(ev.by), k=ev.round, n=ev.proposal, when=r.when(ev.closes_at))
     ]
     if ev.objectors:
         lines.append(
@@ -365,18 +392,24 @@ def _proposal_ended(r: Reader, ev: e.ProposalEnded) -> str:
         return _("P{n} was withdrawn by {by}.").format(n=ev.proposal, by=by)
     if ev.how == "closed":
         return _("P{n} was closed by {by} without adoption.").format(n=ev.proposal, by=by)
-    return late_note(r, ev.late) + _("P{n} expired: its objections were not resolved in time.").format(
-        n=ev.proposal
-    )
+    return late_note(r, ev.late) + _(
+        "P{n} expired: its objections were not resolved in time."
+    ).format(n=ev.proposal)
 
 
 def _setting_changed(r: Reader, ev: e.SettingChanged) -> str:
-    return r.tr.gettext("Setting {key} is now {value}.").format(key=ev.key, value=r.markup.text(ev.value))
+    return r.tr.gettext("Setting {key} is now {value}.").format(
+        key=ev.key, value=r.markup.text(ev.value)
+    )
 
 
 def _mediator_changed(r: Reader, ev: e.MediatorChanged) -> str:
     _ = r.tr.gettext
-    template = _("{name} is now a mediator (appointed by {by}).") if ev.added else _("{name} is no longer a mediator.")
+    template = (
+        _("{name} is now a mediator (appointed by {by}).")
+        if ev.added
+        else _("{name} is no longer a mediator.")
+    )
     return template.format(name=r.markup.text(ev.person), by=r.markup.text(ev.by))
 
 
@@ -414,9 +447,9 @@ def error(r: Reader, err: DomainError) -> str:
     t = r.markup.text
     code = err.code
     if code == "bad_id":
-        return _("“{given}” is not a valid id: expected {kind} followed by a number, e.g. {kind}1.").format(
-            given=t(str(p["given"])), kind=p["kind"]
-        )
+        return _(
+            "“{given}” is not a valid id: expected {kind} followed by a number, e.g. {kind}1."
+        ).format(given=t(str(p["given"])), kind=p["kind"])
     if code == "no_such_proposal":
         return _("There is no proposal P{n}.").format(n=p["number"])
     if code == "no_such_amendment":
@@ -426,27 +459,35 @@ def error(r: Reader, err: DomainError) -> str:
     if code == "not_in_group":
         return _("{kind}{n} belongs to another group.").format(kind=p["kind"], n=p["number"])
     if code == "ambiguous_proposal":
-        return _("Several proposals are in the {phase}: {list}. Say which one, e.g. P{first}.").format(
+        return _(
+            "Several proposals are in the {phase}: {list}. Say which one, e.g. P{first}."
+        ).format(
             phase=_phases(r, p["phase"]),
             list=r.tr.format_list([f"P{n}" for n in p["numbers"]]),
             first=p["numbers"][0],
         )
     if code == "no_open_proposal":
-        return _("No proposal is in the {phase} now. Name one with its id, e.g. P1, or see {p}status.").format(
-            phase=_phases(r, p["phase"]), p=r.prefix
-        )
+        return _(
+            "No proposal is in the {phase} now. Name one with its id, e.g. P1, or see {p}status."
+        ).format(phase=_phases(r, p["phase"]), p=r.prefix)
     if code == "wrong_phase":
         return _("P{n} is {phase}; this needs the {expected}.").format(
-            n=p["number"], phase=_(PHASE_NAME.get(p["phase"], p["phase"])), expected=_phases(r, p["expected"])
+            n=p["number"],
+            phase=_(PHASE_NAME.get(p["phase"], p["phase"])),
+            expected=_phases(r, p["expected"]),
         )
     if code == "not_mediator":
-        return _("Only a mediator of this group can use {p}{command}.").format(p=r.prefix, command=p["command"])
+        return _("Only a mediator of this group can use {p}{command}.").format(
+            p=r.prefix, command=p["command"]
+        )
     if code == "not_member":
         return _("Only members of this group can take part in its deliberations.")
     if code == "not_author":
         return _("Only the author of {kind}{n} can do that.").format(kind=p["kind"], n=p["number"])
     if code == "not_objector":
-        return _("You have no standing objection to P{n}; only its author can withdraw it.").format(n=p["number"])
+        return _("You have no standing objection to P{n}; only its author can withdraw it.").format(
+            n=p["number"]
+        )
     if code == "reason_required":
         return _("An objection needs a reason: {p}object P1 <reason>.").format(p=r.prefix)
     if code == "text_required":
@@ -456,29 +497,39 @@ def error(r: Reader, err: DomainError) -> str:
             length=r.tr.format_number(p["length"]), limit=r.tr.format_number(p["limit"])
         )
     if code == "passage_not_found":
-        return _("The passage {passage} is not in the current text. Copy it exactly, or see {p}status.").format(
-            passage=quoted(r, excerpt(p["passage"])), p=r.prefix
-        )
+        return _(
+            "The passage {passage} is not in the current text. Copy it exactly, or see {p}status."
+        ).format(passage=quoted(r, excerpt(p["passage"])), p=r.prefix)
     if code == "passage_ambiguous":
-        return _("The passage {passage} occurs {count} times; quote a longer passage that occurs once.").format(
-            passage=quoted(r, excerpt(p["passage"])), count=p["count"]
-        )
+        return _(
+            "The passage {passage} occurs {count} times; quote a longer passage that occurs once."
+        ).format(passage=quoted(r, excerpt(p["passage"])), count=p["count"])
     if code == "passage_same":
         return _("That amendment would not change the text.")
     if code == "amendment_closed":
-        return _("A{n} is no longer open ({status}).").format(n=p["number"], status=_(AMENDMENT_STATUS.get(p["status"], p["status"])))
+        return _("A{n} is no longer open ({status}).").format(
+            n=p["number"], status=_(AMENDMENT_STATUS.get(p["status"], p["status"]))
+        )
     if code == "own_amendment":
-        return _("You wrote A{n}; your support is understood. Others can support or oppose it.").format(n=p["number"])
+        return _(
+            "You wrote A{n}; your support is understood. Others can support or oppose it."
+        ).format(n=p["number"])
     if code == "clause_not_active":
-        return _("C{n} is not in force ({status}).").format(n=p["number"], status=_(CLAUSE_STATUS.get(p["status"], p["status"])))
+        return _("C{n} is not in force ({status}).").format(
+            n=p["number"], status=_(CLAUSE_STATUS.get(p["status"], p["status"]))
+        )
     if code == "unknown_setting":
         return _("There is no setting “{key}”. Settings: {known}.").format(
             key=t(str(p["key"])), known=", ".join(p["known"])
         )
     if code == "bad_setting_value":
-        return _("That value does not fit {key}: expected {expected}.").format(key=p["key"], expected=p["expected"])
+        return _("That value does not fit {key}: expected {expected}.").format(
+            key=p["key"], expected=p["expected"]
+        )
     if code == "bad_language":
-        return _("I do not speak “{code}”. Languages: {known}.").format(code=t(str(p["code"])), known=", ".join(p["known"]))
+        return _("I do not speak “{code}”. Languages: {known}.").format(
+            code=t(str(p["language"])), known=", ".join(p["known"])
+        )
     if code == "already_mediator":
         return _("{person} is already a mediator.").format(person=t(p["person"]))
     if code == "not_a_mediator":
@@ -499,8 +550,14 @@ AMENDMENT_STATUS = {
 # -- the grammar's refusals ---------------------------------------------------------------
 
 USAGE: dict[str, tuple[str, str]] = {
-    "propose": (N_("{p}propose <text>  ·  {p}propose --change C<n> <text>"), N_("propose a new clause, or a change of a clause")),
-    "amend": (N_('{p}amend P<n> <new text>  ·  {p}amend P<n> replace "<passage>" with "<new passage>"'), N_("propose an amendment")),
+    "propose": (
+        N_("{p}propose <text>  ·  {p}propose --change C<n> <text>"),
+        N_("propose a new clause, or a change of a clause"),
+    ),
+    "amend": (
+        N_('{p}amend P<n> <new text>  ·  {p}amend P<n> replace "<passage>" with "<new passage>"'),
+        N_("propose an amendment"),
+    ),
     "support": (N_("{p}support A<n>"), N_("support an amendment")),
     "oppose": (N_("{p}oppose A<n>"), N_("oppose an amendment")),
     "accept": (N_("{p}accept A<n>"), N_("the proposal's author applies an amendment at once")),
@@ -533,9 +590,9 @@ def usage(r: Reader, command: str) -> str:
 
 
 def unknown(r: Reader, name: str) -> str:
-    return r.tr.gettext("I do not know the command {p}{name}. {p}help lists what I understand.").format(
-        p=r.prefix, name=r.markup.text(name[:32])
-    )
+    return r.tr.gettext(
+        "I do not know the command {p}{name}. {p}help lists what I understand."
+    ).format(p=r.prefix, name=r.markup.text(name[:32]))
 
 
 def help_text(r: Reader, command: str | None = None) -> str:
@@ -544,7 +601,9 @@ def help_text(r: Reader, command: str | None = None) -> str:
         syntax, purpose = USAGE[command]
         return f"{_(syntax).format(p=r.prefix)}\n{_(purpose).format(p=r.prefix)}"
     lines = [
-        r.markup.bold(_("charterbot: proposals, amendments and consent, recorded in the group's charter.")),
+        r.markup.bold(
+            _("charterbot: proposals, amendments and consent, recorded in the group's charter.")
+        ),
     ]
     for name in g.COMMANDS:
         if name in USAGE:
@@ -590,7 +649,9 @@ def status(r: Reader, v: q.ProposalView) -> str:
     lines = [r.markup.bold(head)]
     if v.clause:
         lines.append(_("Clause: C{c}").format(c=v.clause))
-    lines.append(_("By {author} · text version {version}").format(author=t(v.author), version=v.version))
+    lines.append(
+        _("By {author} · text version {version}").format(author=t(v.author), version=v.version)
+    )
     lines.append(block(r, v.text))
     if v.reason:
         lines.append(_("Reason: {reason}").format(reason=t(v.reason)))
@@ -641,7 +702,11 @@ def clause_text(r: Reader, c: q.ClauseView, full: bool = True) -> str:
         lines.append(_("Next review: {date}.").format(date=r.tr.format_date(c.next_review)))
     if not full:
         return "\n".join(lines)
-    lines.append(_("Parties: {parties}").format(parties=r.tr.format_list([r.markup.text(p) for p in c.parties])))
+    lines.append(
+        _("Parties: {parties}").format(
+            parties=r.tr.format_list([r.markup.text(p) for p in c.parties])
+        )
+    )
     lines.append(_("Versions:"))
     for v in c.versions:
         lines.append(
@@ -660,7 +725,9 @@ def clause_text(r: Reader, c: q.ClauseView, full: bool = True) -> str:
 def charter(r: Reader, views: list[q.CharterView], head: str) -> str:
     _ = r.tr.gettext
     if not views or not any(v.clauses for v in views):
-        return _("The charter has no clauses yet. Propose one with {p}propose <text>.").format(p=r.prefix)
+        return _("The charter has no clauses yet. Propose one with {p}propose <text>.").format(
+            p=r.prefix
+        )
     lines = []
     for view in views:
         lines.append(r.markup.bold(_("Charter: {name}").format(name=r.markup.text(view.name))))

@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -68,15 +69,15 @@ class Router:
         adapter = self.adapters[msg.platform]
         prefix = adapter.caps.prefix
         try:
-            request = g.parse(msg.text, prefix)
+            request = g.parse(msg.text, prefix, adapter.caps.username)
         except g.UnknownCommand as exc:
-            self._reply_only(msg, lambda r: render.unknown(r, exc.name))
+            self._reply_only(msg, partial(render.unknown, name=exc.name))
             return
         except g.UsageError as exc:
-            self._reply_only(msg, lambda r: render.usage(r, exc.command))
+            self._reply_only(msg, partial(render.usage, command=exc.command))
             return
         except DomainError as exc:
-            self._reply_only(msg, lambda r: render.error(r, exc))
+            self._reply_only(msg, partial(render.error, err=exc))
             return
         if request is None:
             return  # ordinary conversation: not ours
@@ -99,15 +100,17 @@ class Router:
             else:
                 self.engine.handle(actor, request, self._before_commit(msg))
         except DomainError as exc:
-            self._reply_only(msg, lambda r: render.error(r, exc))
+            self._reply_only(msg, partial(render.error, err=exc))
         except g.UsageError as exc:
-            self._reply_only(msg, lambda r: render.usage(r, exc.command))
+            self._reply_only(msg, partial(render.usage, command=exc.command))
         except _Duplicate:
             log.info("inbox.duplicate", platform=msg.platform, key=msg.dedupe_key)
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _mediator_command(self, adapter: Adapter, msg: MessageIn, req: g.MediatorRequest) -> c.Command:
+    def _mediator_command(
+        self, adapter: Adapter, msg: MessageIn, req: g.MediatorRequest
+    ) -> c.Command:
         resolved = adapter.resolve_user(msg.chat, req.user)
         if resolved is None:
             raise g.UsageError("mediator")
@@ -121,13 +124,17 @@ class Router:
         for candidate in known:
             if candidate.lower() == wanted.lower():
                 return candidate
-        raise DomainError("bad_language", code=code[:16], known=tuple(known))
+        raise DomainError("bad_language", language=code[:16], known=tuple(known))
 
     def _record_inbox(self, session: Session, msg: MessageIn) -> None:
         exists = session.get(InboxItem, (msg.platform, msg.dedupe_key))
         if exists is not None:
             raise _Duplicate
-        session.add(InboxItem(platform=msg.platform, dedupe_key=msg.dedupe_key, received_at=self.clock.now()))
+        session.add(
+            InboxItem(
+                platform=msg.platform, dedupe_key=msg.dedupe_key, received_at=self.clock.now()
+            )
+        )
         try:
             session.flush()
         except IntegrityError:
@@ -140,7 +147,14 @@ class Router:
             for ev in events:
                 if isinstance(ev, REPLIES):
                     reader = self._person_reader(session, msg)
-                    enqueue(session, msg.platform, msg.chat, render.event(reader, ev), now, _proposal_of(ev))
+                    enqueue(
+                        session,
+                        msg.platform,
+                        msg.chat,
+                        render.event(reader, ev),
+                        now,
+                        _proposal_of(ev),
+                    )
                 else:
                     self._announce(session, ev, now)
 
@@ -159,7 +173,10 @@ class Router:
         if group is None or adapter is None:
             log.warning("announce.no_adapter", group=ev.group)
             return
-        texts = [render.event(self._reader(code, group.timezone, adapter), ev) for code in group.languages.split()]
+        texts = [
+            render.event(self._reader(code, group.timezone, adapter), ev)
+            for code in group.languages.split()
+        ]
         enqueue(session, platform, ev.group, "\n\n".join(texts), now, _proposal_of(ev))
 
     def _reader(self, code: str | None, timezone: str, adapter: Adapter) -> render.Reader:
@@ -179,7 +196,9 @@ class Router:
         code = (person.locale if person else None) or msg.language_hint
         if code is None and group is not None:
             code = group.languages.split()[0]
-        tz = (person.timezone if person and person.timezone else None) or (group.timezone if group else "UTC")
+        tz = (person.timezone if person and person.timezone else None) or (
+            group.timezone if group else "UTC"
+        )
         return self._reader(code or self.default_locale, tz, self.adapters[msg.platform])
 
     def _reply_only(self, msg: MessageIn, word: Callable[[render.Reader], str]) -> None:
@@ -212,7 +231,9 @@ class Router:
                 return render.open_list(reader, queries.open_proposals(s, msg.chat))
             return render.status(reader, queries.proposal(s, msg.chat, req.proposal, msg.sender))
         if isinstance(req, g.ShowCharter):
-            return render.charter(reader, queries.charters(s, f"group:{msg.chat}"), queries.chain_head(s))
+            return render.charter(
+                reader, queries.charters(s, f"group:{msg.chat}"), queries.chain_head(s)
+            )
         if isinstance(req, g.ShowClause):
             return render.clause_text(reader, queries.clause(s, req.clause))
         if isinstance(req, g.ShowSettings):
@@ -227,7 +248,6 @@ class Router:
 
 class _Duplicate(Exception):
     """The update was handled before (its inbox row exists)."""
-
 
 
 def _proposal_of(ev: e.Event) -> int | None:

@@ -49,7 +49,7 @@ CODES = frozenset(
         "clause_not_active",  # number, status
         "unknown_setting",  # key, known
         "bad_setting_value",  # key, expected
-        "bad_language",  # code, known
+        "bad_language",  # language, known
         "already_mediator",  # person
         "not_a_mediator",  # person
         "last_mediator",

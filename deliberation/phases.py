@@ -34,7 +34,9 @@ class Action(StrEnum):
     EXPIRE = "expire"
 
 
-OPEN = frozenset({Phase.AMENDMENT, Phase.CONSENT, Phase.OBJECTED})
+# Ordered (not a set) so that the table, and the diagram drawn from it, never change order.
+OPEN_PHASES = (Phase.AMENDMENT, Phase.CONSENT, Phase.OBJECTED)
+OPEN = frozenset(OPEN_PHASES)
 FINAL = frozenset(Phase) - OPEN
 
 TRANSITIONS: dict[tuple[Phase, Action], Phase] = {
@@ -45,8 +47,8 @@ TRANSITIONS: dict[tuple[Phase, Action], Phase] = {
     (Phase.OBJECTED, Action.RESOLVE): Phase.AMENDMENT,
     (Phase.OBJECTED, Action.OBJECTIONS_WITHDRAWN): Phase.ADOPTED,
     (Phase.OBJECTED, Action.EXPIRE): Phase.EXPIRED,
-    **{(p, Action.WITHDRAW): Phase.WITHDRAWN for p in OPEN},
-    **{(p, Action.CLOSE): Phase.CLOSED for p in OPEN},
+    **{(p, Action.WITHDRAW): Phase.WITHDRAWN for p in OPEN_PHASES},
+    **{(p, Action.CLOSE): Phase.CLOSED for p in OPEN_PHASES},
 }
 
 
@@ -77,7 +79,7 @@ def mermaid() -> str:
     ]
     for (source, action), target in TRANSITIONS.items():
         lines.append(f"    {source} --> {target}: {action}")
-    lines += [f"    {p} --> [*]" for p in sorted(FINAL)]
+    lines += [f"    {p} --> [*]" for p in Phase if p in FINAL]
     return "\n".join(lines)
 
 

@@ -47,7 +47,14 @@ from deliberation.model import (
     TextVersion,
     Timer,
 )
-from deliberation.phases import OPEN, Action, InvalidTransition, Phase, advance, allowed_from
+from deliberation.phases import (
+    OPEN_PHASES,
+    Action,
+    InvalidTransition,
+    Phase,
+    advance,
+    allowed_from,
+)
 from deliberation.store.db import Database
 from deliberation.tally import Rule, Tally, Verdict, decide
 from deliberation.timers import Clock, closes_at, is_late, review_date
@@ -129,10 +136,10 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
 _IMPLIED_PHASES: dict[type, tuple[Phase, ...]] = {
     c.Amend: (Phase.AMENDMENT,),
     c.StatePosition: (Phase.CONSENT,),
-    c.Withdraw: tuple(OPEN),
+    c.Withdraw: OPEN_PHASES,
     c.Resolve: (Phase.OBJECTED,),
     c.Next: (Phase.AMENDMENT, Phase.CONSENT),
-    c.Close: tuple(OPEN),
+    c.Close: OPEN_PHASES,
 }
 
 
@@ -939,7 +946,7 @@ class _Work:
 
     def do_Withdraw(self, group: Group, actor: c.Actor, cmd: c.Withdraw) -> list[e.Event]:
         proposal = self.proposal(group, cmd.proposal, cmd)
-        self.expect(proposal, *OPEN)
+        self.expect(proposal, *OPEN_PHASES)
         if proposal.phase == Phase.OBJECTED:
             round_ = self.current_round(proposal, Phase.CONSENT)
             position = self.s.get(Position, (round_.id, actor.person))
@@ -1024,7 +1031,7 @@ class _Work:
 
     def do_Close(self, group: Group, actor: c.Actor, cmd: c.Close) -> list[e.Event]:
         proposal = self.proposal(group, cmd.proposal, cmd)
-        self.expect(proposal, *OPEN)
+        self.expect(proposal, *OPEN_PHASES)
         self.move(proposal, Action.CLOSE)
         proposal.ended_at, proposal.phase_closes_at = self.now, None
         self.s.flush()
@@ -1049,6 +1056,7 @@ class _Work:
             raise DomainError("already_mediator", person=cmd.name)
         if self.s.get(Person, cmd.person) is None:
             self.s.add(Person(id=cmd.person, name=cmd.name, locale=None, timezone=None))
+            self.s.flush()
         self.s.add(
             Mediator(
                 group_id=group.id,

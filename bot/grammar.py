@@ -1,0 +1,396 @@
+"""The one command grammar for every platform: message text -> a request, or a refusal.
+
+Console and Telegram use the prefix ``/``, Matrix ``!``. Pure functions: no I/O and no
+wording. A refusal is raised as ``UnknownCommand`` (the word is not a command),
+``UsageError`` (the command's usage line should be shown) or, from ``ids.parse_number``,
+``DomainError("bad_id")``. Whether the sender may do what they ask, and whether texts are
+too long, is the engine's business.
+
+Choices where the spec is silent (also in docs/):
+
+- A text whose prefix is not followed by a letter (``/``, ``/ x``, ``!!!``, ``//``) is not a
+  command. ``/cmd@otherbot`` is addressed to another bot and is ignored.
+- An id may be followed by ``:``, ``,``, ``;`` or ``.`` (``/object P3: reason``).
+- Commands that take nothing but ids refuse extra words; ``/start`` ignores them (Telegram
+  deep links send ``/start <payload>``) and ``/help`` reads only its first word.
+- ``--change`` may also be typed with the dash a phone makes of ``--`` (``—change``).
+- ``/settings key=value`` is read as ``/settings key value``; setting keys are lower-cased.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deliberation import commands as c
+from deliberation.ids import Kind, looks_like_number, parse_number
+
+
+class UnknownCommand(Exception):
+    """The command word is none of ``COMMANDS``; ``name`` is the word without the prefix."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class UsageError(Exception):
+    """The command is known but its arguments are not; show ``command``'s usage line."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(command)
+        self.command = command
+
+
+# -- read-only requests (answered by queries, not by the engine) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowStatus:
+    proposal: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowCharter:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowClause:
+    clause: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSettings:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    format: str = "md"  # "md" | "json"
+
+
+@dataclass(frozen=True, slots=True)
+class MediatorRequest:
+    """``/mediator add|remove <user>``: the platform adapter resolves ``user`` to a person."""
+
+    add: bool
+    user: str
+
+
+Query = Help | Start | ShowStatus | ShowCharter | ShowClause | ShowSettings | Export
+Request = c.Command | Query | MediatorRequest
+
+COMMANDS: tuple[str, ...] = (
+    "propose",
+    "amend",
+    "support",
+    "oppose",
+    "accept",
+    "consent",
+    "concern",
+    "object",
+    "abstain",
+    "withdraw",
+    "resolve",
+    "next",
+    "close",
+    "renew",
+    "repeal",
+    "status",
+    "charter",
+    "clause",
+    "settings",
+    "mediator",
+    "export",
+    "lang",
+    "help",
+    "start",
+)
+
+MEDIATOR_COMMANDS: frozenset[str] = frozenset({"resolve", "next", "close", "settings", "mediator"})
+"""Commands only mediators may use (``settings`` only when setting a value)."""
+
+EXPORT_FORMATS = {"md": "md", "markdown": "md", "json": "json"}
+
+_LEADING_MARKS = re.compile(r"^[^\w]+")  # "/propose", "!propose" -> "propose"
+_COMMAND = re.compile(r"(\S*)(.*)", re.DOTALL)
+_ID_TAIL = ":,;."
+_ID_LIKE = re.compile(r"^[A-Za-z]?\d+$")  # an id, perhaps of the wrong kind or too long
+_OPTION = re.compile(r"^(?:--|[\u2012\u2013\u2014\u2015\u2212])([A-Za-z]+)$")
+_QUOTES = '"\u201c\u201d\u201e\u201f\u00ab\u00bb'  # " “ ” „ ‟ « »
+_GUILLEMETS = "\u00ab\u00bb"
+_TYPO_SPACES = "\u00a0\u202f\u2009"  # no-break, narrow no-break, thin
+_REPLACE = re.compile(rf"replace\s*([{_QUOTES}])", re.IGNORECASE)
+_WITH = re.compile(rf"[{_QUOTES}]\s*with\s*[{_QUOTES}]", re.IGNORECASE)
+
+
+def parse(text: str, prefix: str = "/", bot_username: str | None = None) -> Request | None:
+    """Read one message. ``None`` when it is not a command for this bot."""
+    text = text.lstrip()
+    if not prefix or not text.startswith(prefix):
+        return None
+    match = _COMMAND.match(text, len(prefix))
+    assert match is not None  # the pattern matches any string
+    word, rest = match.group(1), match.group(2)
+    name, _, addressee = word.partition("@")
+    if not name[:1].isalpha():
+        return None
+    if addressee and bot_username and addressee.lower() != bot_username.lstrip("@").lower():
+        return None
+    name = name.lower()
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        raise UnknownCommand(name[:64])
+    return handler(rest.strip())
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+
+def _split(rest: str) -> tuple[str, str]:
+    """The first word and the rest (newlines kept inside, outer whitespace stripped)."""
+    parts = rest.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], (parts[1].strip() if len(parts) > 1 else "")
+
+
+def _id_token(token: str) -> str:
+    return token.rstrip(_ID_TAIL) or token
+
+
+def _required_id(command: str, rest: str, kind: Kind) -> tuple[int, str]:
+    token, remainder = _split(rest)
+    if not token:
+        raise UsageError(command)
+    return parse_number(_id_token(token), kind), remainder
+
+
+def _optional_proposal(rest: str) -> tuple[int | None, str]:
+    """The proposal id when the first word is one; else ``None`` and the whole text."""
+    token, remainder = _split(rest)
+    candidate = _id_token(token)
+    if token and looks_like_number(candidate, Kind.PROPOSAL):
+        return parse_number(candidate, Kind.PROPOSAL), remainder
+    return None, rest
+
+
+def _nothing_more(command: str, remainder: str, kind: Kind | None = None) -> None:
+    """Refuse anything after the arguments; an id of the wrong kind gets ``bad_id``."""
+    if not remainder:
+        return
+    if kind is not None and _ID_LIKE.match(_id_token(remainder)):
+        parse_number(_id_token(remainder), kind)  # raises bad_id
+    raise UsageError(command)
+
+
+def _only_proposal(command: str, rest: str) -> int | None:
+    proposal, remainder = _optional_proposal(rest)
+    _nothing_more(command, remainder, Kind.PROPOSAL)
+    return proposal
+
+
+def _only_id(command: str, rest: str, kind: Kind) -> int:
+    number, remainder = _required_id(command, rest, kind)
+    _nothing_more(command, remainder)
+    return number
+
+
+def _no_arguments(command: str, rest: str) -> None:
+    _nothing_more(command, rest)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def _propose(rest: str) -> c.Propose:
+    token, remainder = _split(rest)
+    option = _OPTION.match(token)
+    if option is not None and not token.startswith("--"):
+        # a phone's dash: an option only if it names one, else the text begins with a dash
+        option = option if option.group(1).lower() in ("change", "alliance") else None
+    if option is None:
+        if not rest:
+            raise UsageError("propose")
+        return c.Propose(rest)
+    if option.group(1).lower() != "change":
+        raise UsageError("propose")  # --alliance comes with alliances; no other option
+    clause, text = _required_id("propose", remainder, Kind.CLAUSE)
+    if not text:
+        raise UsageError("propose")
+    return c.Propose(text, kind=c.ProposalKind.CHANGE, clause=clause)
+
+
+def _amend(rest: str) -> c.Amend:
+    proposal, body = _optional_proposal(rest)
+    if not body:
+        raise UsageError("amend")
+    opening = _REPLACE.match(body)
+    if opening is None:
+        return c.Amend(proposal, text=body)
+    passage, replacement = _replace_form(body, opening)
+    return c.Amend(proposal, passage=passage, replacement=replacement)
+
+
+def _replace_form(body: str, opening: re.Match[str]) -> tuple[str, str]:
+    """``replace "<passage>" with "<new passage>"``, linear in the length of the text."""
+    if body[-1] not in _QUOTES:
+        raise UsageError("amend")
+    end = len(body) - 1  # the closing quote of the new passage
+    start = opening.end()  # just after the opening quote of the passage
+    separator = _WITH.search(body, start, end + 1)
+    if separator is None or separator.end() > end:
+        raise UsageError("amend")
+    passage = _unquote(body[start : separator.start()], opening.group(1))
+    replacement = _unquote(body[separator.end() : end], body[separator.end() - 1])
+    if not passage.strip():
+        raise UsageError("amend")
+    return passage, replacement
+
+
+def _unquote(inner: str, quote: str) -> str:
+    """Typographic spaces at the edges are dropped; inside guillemets, plain ones too."""
+    return inner.strip(_TYPO_SPACES + (" " if quote in _GUILLEMETS else ""))
+
+
+def _vote(support: bool) -> Callable[[str], c.VoteAmendment]:
+    def build(rest: str) -> c.VoteAmendment:
+        command = "support" if support else "oppose"
+        return c.VoteAmendment(_only_id(command, rest, Kind.AMENDMENT), support=support)
+
+    return build
+
+
+def _accept(rest: str) -> c.AcceptAmendment:
+    return c.AcceptAmendment(_only_id("accept", rest, Kind.AMENDMENT))
+
+
+def _position(command: str, stance: c.Stance) -> Callable[[str], c.StatePosition]:
+    def build(rest: str) -> c.StatePosition:
+        if stance in (c.Stance.CONSENT, c.Stance.ABSTAIN):
+            return c.StatePosition(_only_proposal(command, rest), stance)
+        proposal, reason = _optional_proposal(rest)
+        return c.StatePosition(proposal, stance, reason or None)
+
+    return build
+
+
+def _on_proposal(
+    command: str, cls: type[c.Withdraw | c.Resolve | c.Next | c.Close]
+) -> Callable[[str], Request]:
+    def build(rest: str) -> Request:
+        return cls(_only_proposal(command, rest))
+
+    return build
+
+
+def _renew(rest: str) -> c.Renew:
+    return c.Renew(_only_id("renew", rest, Kind.CLAUSE))
+
+
+def _repeal(rest: str) -> c.Repeal:
+    clause, reason = _required_id("repeal", rest, Kind.CLAUSE)
+    if not reason:
+        raise UsageError("repeal")
+    return c.Repeal(clause, reason)
+
+
+def _status(rest: str) -> ShowStatus:
+    return ShowStatus(_only_proposal("status", rest))
+
+
+def _charter(rest: str) -> ShowCharter:
+    _no_arguments("charter", rest)
+    return ShowCharter()
+
+
+def _clause(rest: str) -> ShowClause:
+    return ShowClause(_only_id("clause", rest, Kind.CLAUSE))
+
+
+def _help(rest: str) -> Help:
+    token, _ = _split(rest)
+    if not token:
+        return Help()
+    name = _LEADING_MARKS.sub("", token).partition("@")[0].lower()
+    return Help(name or None)
+
+
+def _start(rest: str) -> Start:
+    return Start()  # a Telegram deep link may carry a payload: not used yet
+
+
+def _settings(rest: str) -> ShowSettings | c.ChangeSetting:
+    if not rest:
+        return ShowSettings()
+    key, value = _split(rest)
+    if not value and "=" in key:
+        key, _, value = key.partition("=")
+    if not key or not value:
+        raise UsageError("settings")
+    return c.ChangeSetting(key.lower(), value)
+
+
+def _mediator(rest: str) -> MediatorRequest:
+    action, user = _split(rest)
+    action = action.lower()
+    if action not in ("add", "remove") or not user:
+        raise UsageError("mediator")
+    return MediatorRequest(add=action == "add", user=user)
+
+
+def _export(rest: str) -> Export:
+    token, remainder = _split(rest)
+    if not token:
+        return Export()
+    format = EXPORT_FORMATS.get(token.lower())
+    if format is None or remainder:
+        raise UsageError("export")
+    return Export(format)
+
+
+def _lang(rest: str) -> c.SetLanguage:
+    code, remainder = _split(rest)
+    if not code or remainder:
+        raise UsageError("lang")
+    return c.SetLanguage(code)
+
+
+_HANDLERS: dict[str, Callable[[str], Request]] = {
+    "propose": _propose,
+    "amend": _amend,
+    "support": _vote(True),
+    "oppose": _vote(False),
+    "accept": _accept,
+    "consent": _position("consent", c.Stance.CONSENT),
+    "concern": _position("concern", c.Stance.CONCERN),
+    "object": _position("object", c.Stance.OBJECT),
+    "abstain": _position("abstain", c.Stance.ABSTAIN),
+    "withdraw": _on_proposal("withdraw", c.Withdraw),
+    "resolve": _on_proposal("resolve", c.Resolve),
+    "next": _on_proposal("next", c.Next),
+    "close": _on_proposal("close", c.Close),
+    "renew": _renew,
+    "repeal": _repeal,
+    "status": _status,
+    "charter": _charter,
+    "clause": _clause,
+    "settings": _settings,
+    "mediator": _mediator,
+    "export": _export,
+    "lang": _lang,
+    "help": _help,
+    "start": _start,
+}

@@ -1,0 +1,195 @@
+"""One contract for every store: in-memory SQLite, an SQLite file and PostgreSQL.
+
+Each test runs three times through the ``database_url`` fixture (tests/conftest.py); the
+PostgreSQL leg runs on a real server the tests start on loopback.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from deliberation import commands as c
+from deliberation import queries
+from deliberation.model import ChainEntry, Clause, ClauseVersion, Position, PositionChange, Timer
+from deliberation.services import Defaults, Deliberation
+from deliberation.store.db import Database, is_memory
+from deliberation.store.migrate import is_current, upgrade
+from deliberation.timers import ManualClock
+
+START = datetime(2026, 11, 24, 12, tzinfo=UTC)
+GROUP = "console:main"
+
+
+def actor(name: str, admin: bool = False, group: str = GROUP) -> c.Actor:
+    return c.Actor(group=group, person=f"console:{name}", name=name, platform_admin=admin)
+
+
+@pytest.fixture
+def db(database_url: str):
+    database = Database(database_url)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def engine(db: Database, clock: ManualClock) -> Deliberation:
+    return Deliberation(db, clock, Defaults(amendment_hours=0, quorum_min=1))
+
+
+def adopt(engine: Deliberation, text: str = "We share the boat") -> int:
+    """Propose and adopt a clause; returns its proposal number."""
+    (opened, _consent) = engine.handle(actor("alice", True), c.Propose(text))
+    number = opened.proposal
+    engine.handle(actor("bob"), c.StatePosition(number, c.Stance.CONSENT))
+    engine.handle(actor("alice", True), c.Next(number))
+    return number
+
+
+def test_migrations_create_every_table_and_are_current(db: Database) -> None:
+    names = set(inspect(db.engine).get_table_names())
+    assert {"proposals", "positions", "charter_entries", "timers", "inbox", "outbox"} <= names
+    assert is_current(db.engine)
+    upgrade(db.engine)  # a second upgrade is a no-op
+    assert is_current(db.engine)
+
+
+def test_sqlite_pragmas(db: Database, database_url: str) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite pragmas only")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        assert mode == ("memory" if is_memory(database_url) else "wal")
+
+
+def test_one_position_per_person_per_round_with_history(engine: Deliberation, db: Database) -> None:
+    (opened, _) = engine.handle(actor("alice", True), c.Propose("Text"))
+    for stance in (c.Stance.CONSENT, c.Stance.CONCERN, c.Stance.ABSTAIN):
+        engine.handle(actor("bob"), c.StatePosition(opened.proposal, stance, "why"))
+    with db.unit_of_work(write=False) as uow:
+        positions = uow.session.scalars(select(Position)).all()
+        history = uow.session.scalars(select(PositionChange).order_by(PositionChange.id)).all()
+    assert [(p.person_id, p.stance) for p in positions] == [("console:bob", "abstain")]
+    assert [h.stance for h in history] == ["consent", "concern", "abstain"]
+
+
+def test_numbers_are_never_reused(engine: Deliberation, db: Database) -> None:
+    first = adopt(engine)
+    engine.handle(actor("alice", True), c.Propose("Withdrawn soon"))
+    engine.handle(actor("alice", True), c.Withdraw(first + 1))
+    third = adopt(engine, "Another")
+    assert third == first + 2
+    with db.unit_of_work(write=False) as uow:
+        assert uow.session.scalars(select(Clause.id).order_by(Clause.id)).all() == [1, 2]
+
+
+def test_datetimes_come_back_aware_utc(engine: Deliberation, db: Database) -> None:
+    adopt(engine)
+    with db.unit_of_work(write=False) as uow:
+        clause = uow.session.scalars(select(Clause)).one()
+    assert clause.adopted_at == START
+    assert clause.adopted_at.tzinfo is not None
+
+
+def test_verify_passes_then_names_an_altered_row(engine: Deliberation, db: Database) -> None:
+    adopt(engine, "First")
+    adopt(engine, "Second")
+    adopt(engine, "Third")
+    with db.unit_of_work(write=False) as uow:
+        assert queries.verify(uow.session).problem is None
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE charter_entries SET payload = replace(payload, 'Second', 'Altered') WHERE seq = 2"
+            )
+        )
+    with db.unit_of_work(write=False) as uow:
+        problem = queries.verify(uow.session).problem
+    assert problem is not None and problem.seq == 2
+
+
+def test_verify_catches_an_altered_clause_version(engine: Deliberation, db: Database) -> None:
+    adopt(engine, "First")
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE clause_versions SET text = 'Forged' WHERE clause_id = 1"))
+    with db.unit_of_work(write=False) as uow:
+        problem = queries.verify(uow.session).problem
+    assert problem is not None and problem.seq == 1 and problem.what == "clause_version"
+
+
+def test_concurrent_positions_are_all_kept(
+    engine: Deliberation, db: Database, database_url: str
+) -> None:
+    """Many writers at once lose nothing (BEGIN IMMEDIATE on SQLite, row locks on PostgreSQL)."""
+    if is_memory(database_url):
+        pytest.skip("one shared connection: no concurrency to test")
+    (opened, _) = engine.handle(actor("alice", True), c.Propose("Text"))
+    errors: list[BaseException] = []
+
+    def vote(index: int) -> None:
+        try:
+            engine.handle(actor(f"p{index}"), c.StatePosition(opened.proposal, c.Stance.CONSENT))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=vote, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.unit_of_work(write=False) as uow:
+        assert uow.session.scalar(select(text("count(*)")).select_from(Position)) == 16
+
+
+def test_due_timers_run_exactly_once_across_workers(
+    db: Database, clock: ManualClock, database_url: str
+) -> None:
+    if is_memory(database_url):
+        pytest.skip("one shared connection: no concurrency to test")
+    engine = Deliberation(db, clock, Defaults(amendment_hours=1, quorum_min=1))
+    for index in range(12):
+        engine.handle(actor("alice", True), c.Propose(f"Text {index}"))
+    clock.advance(timedelta(hours=2))
+    results: list[int] = []
+
+    def worker() -> None:
+        results.append(len(engine.run_due_timers()))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 12  # every amendment phase closed once
+    with db.unit_of_work(write=False) as uow:
+        timers = uow.session.scalars(select(Timer).where(Timer.kind == "close_amendment")).all()
+        assert all(t.done_at is not None for t in timers)
+
+
+def test_export_shape(engine: Deliberation, db: Database) -> None:
+    adopt(engine, "We share the boat")
+    with db.unit_of_work(write=False) as uow:
+        data = queries.export_json(uow.session)
+        entries = uow.session.scalars(select(ChainEntry)).all()
+        versions = uow.session.scalars(select(ClauseVersion)).all()
+    (charter,) = data["charters"]
+    (clause,) = charter["clauses"]
+    assert charter["parties"] == [GROUP]
+    assert clause["number"] == 1 and clause["status"] == "active" and clause["version"] == 1
+    assert clause["adopted_at"] == "2026-11-24T12:00:00Z"
+    assert clause["next_review"] == "2027-11-24"
+    assert clause["versions"][0]["tally"] == {"consent": 1, "concern": 0, "object": 0, "abstain": 0}
+    assert clause["versions"][0]["hash"] == entries[0].hash == data["chain_head"]
+    assert versions[0].entry_seq == entries[0].seq
