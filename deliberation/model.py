@@ -220,6 +220,12 @@ class Round(Base):
     eligible: Mapped[int | None]
     tally: Mapped[dict[str, Any] | None]
     verdict: Mapped[str | None] = mapped_column(String(16))
+    # Running counts of current positions, for the live tally (``positions.shift_counts``);
+    # the close of a round counts the positions table itself.
+    n_consent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n_concern: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n_object: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n_abstain: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Position(Base):

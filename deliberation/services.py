@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from deliberation import actors, positions
 from deliberation import charter as chain
 from deliberation import commands as c
 from deliberation import events as e
@@ -227,33 +228,22 @@ class _Work:
     # -- entry -------------------------------------------------------------------------
 
     def handle(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
-        group = self.enter(actor)
+        if isinstance(command, c.StatePosition) and actor.member:
+            return self.state_position(actor, command)  # the hot path refreshes the actor itself
+        self.enter(actor)
         if isinstance(command, c.SetLanguage):
             return self.set_language(actor, command)
         if not actor.member:
             raise DomainError("not_member")
+        group = self.s.get(Group, actor.group)
+        assert group is not None
         if isinstance(command, c.MEDIATOR_ONLY) and not self.is_mediator(group, actor):
             raise DomainError("not_mediator", command=type(command).__name__.lower())
         handler = getattr(self, "do_" + type(command).__name__)
         return handler(group, actor, command)
 
-    def enter(self, actor: c.Actor) -> Group:
-        """The actor's group and person rows, created or refreshed."""
-        group = self.s.get(Group, actor.group)
-        if group is None:
-            group = self._new_group(actor.group)
-        if actor.member_count is not None and actor.member_count != group.member_count:
-            group.member_count = actor.member_count
-        person = self.s.get(Person, actor.person)
-        if person is None:
-            self.s.add(Person(id=actor.person, name=actor.name, locale=None, timezone=None))
-            self.s.flush()
-        elif person.name != actor.name:
-            person.name = actor.name
-        if actor.member and self.s.get(Member, (actor.group, actor.person)) is None:
-            self.s.add(Member(group_id=actor.group, person_id=actor.person, joined_at=self.now))
-        self.s.flush()
-        return group
+    def enter(self, actor: c.Actor) -> None:
+        actors.enter(self.s.connection(), actor, self.now, self._new_group)
 
     def _new_group(self, group_id: str) -> Group:
         d = self.defaults
@@ -301,14 +291,14 @@ class _Work:
     # -- lookups -----------------------------------------------------------------------
 
     def proposal(
-        self, group: Group, number: int | None, command: c.Command, lock: bool = True
+        self, group_id: str, number: int | None, command: c.Command, lock: bool = True
     ) -> Proposal:
         """The named proposal of this group, or the only one in the phase the command implies."""
         if number is None:
             phases = _IMPLIED_PHASES[type(command)]
             numbers = self.s.scalars(
                 select(Proposal.id)
-                .where(Proposal.group_id == group.id, Proposal.phase.in_(phases))
+                .where(Proposal.group_id == group_id, Proposal.phase.in_(phases))
                 .order_by(Proposal.id)
             ).all()
             phase_names = tuple(str(p) for p in phases)
@@ -323,7 +313,7 @@ class _Work:
         proposal = self.s.scalars(query).first()
         if proposal is None:
             raise DomainError("no_such_proposal", number=number)
-        if proposal.group_id != group.id:
+        if proposal.group_id != group_id:
             raise DomainError("not_in_group", kind="P", number=number)
         return proposal
 
@@ -507,7 +497,7 @@ class _Work:
     # -- amendments --------------------------------------------------------------------
 
     def do_Amend(self, group: Group, actor: c.Actor, cmd: c.Amend) -> list[e.Event]:
-        proposal = self.proposal(group, cmd.proposal, cmd)
+        proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, Phase.AMENDMENT)
         if cmd.passage is not None:
             passage = cmd.passage
@@ -604,7 +594,7 @@ class _Work:
         self, group: Group, actor: c.Actor, cmd: c.AcceptAmendment
     ) -> list[e.Event]:
         amendment, proposal = self._open_amendment(group, cmd.amendment)
-        proposal = self.proposal(group, proposal.id, cmd)  # locked for update
+        proposal = self.proposal(group.id, proposal.id, cmd)  # locked for update
         if proposal.author_id != actor.person:
             raise DomainError("not_author", kind="P", number=proposal.id)
         fit = self._apply(proposal, amendment, status="accepted")
@@ -701,52 +691,17 @@ class _Work:
 
     # -- consent -----------------------------------------------------------------------
 
-    def do_StatePosition(self, group: Group, actor: c.Actor, cmd: c.StatePosition) -> list[e.Event]:
+    def state_position(self, actor: c.Actor, cmd: c.StatePosition) -> list[e.Event]:
         reason = (cmd.reason or "").strip() or None
         if cmd.stance is c.Stance.OBJECT and not reason:
             raise DomainError("reason_required", command="object")
         if reason and len(reason) > MAX_REASON:
             raise DomainError("text_too_long", limit=MAX_REASON, length=len(reason))
-        proposal = self.proposal(group, cmd.proposal, cmd)
-        self.expect(proposal, Phase.CONSENT)
-        round_ = self.current_round(proposal, Phase.CONSENT)
-        position = self.s.get(Position, (round_.id, actor.person))
-        previous = position.stance if position else None
-        if position is None:
-            self.s.add(
-                Position(
-                    round_id=round_.id,
-                    person_id=actor.person,
-                    stance=cmd.stance.value,
-                    reason=reason,
-                    at=self.now,
-                )
-            )
-        else:
-            position.stance, position.reason, position.at = cmd.stance.value, reason, self.now
-        self.s.add(
-            PositionChange(
-                round_id=round_.id,
-                person_id=actor.person,
-                stance=cmd.stance.value,
-                reason=reason,
-                at=self.now,
-            )
-        )
-        self.s.flush()
-        tally = self.tally(round_.id) if group.show_tally != "after_close" else None
-        return [
-            e.PositionStated(
-                group=group.id,
-                proposal=proposal.id,
-                person=actor.name,
-                stance=cmd.stance.value,
-                reason=reason,
-                previous=previous,
-                tally=tally,
-                named=group.named_votes,
-            )
-        ]
+        number = cmd.proposal
+        if number is None:
+            self.enter(actor)
+            number = self.proposal(actor.group, None, cmd, lock=False).id
+        return [positions.record(self.s, self.dialect, self.now, actor, number, cmd.stance, reason)]
 
     def tally(self, round_id: int) -> Tally:
         rows = self.s.execute(
@@ -945,7 +900,7 @@ class _Work:
     # -- after objections --------------------------------------------------------------
 
     def do_Withdraw(self, group: Group, actor: c.Actor, cmd: c.Withdraw) -> list[e.Event]:
-        proposal = self.proposal(group, cmd.proposal, cmd)
+        proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, *OPEN_PHASES)
         if proposal.phase == Phase.OBJECTED:
             round_ = self.current_round(proposal, Phase.CONSENT)
@@ -978,6 +933,7 @@ class _Work:
             )
         )
         self.s.flush()
+        positions.shift_counts(self.s, round_.id, c.Stance.OBJECT.value, c.Stance.ABSTAIN.value)
         tally = self.tally(round_.id)
         events: list[e.Event] = [
             e.ObjectionWithdrawn(
@@ -992,7 +948,7 @@ class _Work:
         return events
 
     def do_Resolve(self, group: Group, actor: c.Actor, cmd: c.Resolve) -> list[e.Event]:
-        proposal = self.proposal(group, cmd.proposal, cmd)
+        proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, Phase.OBJECTED)
         last = self.current_round(proposal, Phase.CONSENT)
         objectors = self.s.scalars(
@@ -1020,7 +976,7 @@ class _Work:
     # -- mediators ---------------------------------------------------------------------
 
     def do_Next(self, group: Group, actor: c.Actor, cmd: c.Next) -> list[e.Event]:
-        proposal = self.proposal(group, cmd.proposal, cmd)
+        proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, Phase.AMENDMENT, Phase.CONSENT)
         return [self._close_phase(group, proposal, late=False)]
 
@@ -1030,7 +986,7 @@ class _Work:
         return self._close_consent(group, proposal, late)
 
     def do_Close(self, group: Group, actor: c.Actor, cmd: c.Close) -> list[e.Event]:
-        proposal = self.proposal(group, cmd.proposal, cmd)
+        proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, *OPEN_PHASES)
         self.move(proposal, Action.CLOSE)
         proposal.ended_at, proposal.phase_closes_at = self.now, None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 17:44:22.563868
+Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
@@ -196,6 +196,10 @@ def upgrade() -> None:
     sa.Column('eligible', sa.Integer(), nullable=True),
     sa.Column('tally', sa.JSON(), nullable=True),
     sa.Column('verdict', sa.String(length=16), nullable=True),
+    sa.Column('n_consent', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('n_concern', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('n_object', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('n_abstain', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_rounds_proposal_id_proposals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rounds')),
     sa.UniqueConstraint('proposal_id', 'number', 'phase', name=op.f('uq_rounds_proposal_id'))

@@ -1,0 +1,72 @@
+"""Keeping the group, person and membership rows in step with what the platform says.
+
+Every command refreshes them first; the statements are prebuilt because this runs before
+each of the thousands of positions a busy round receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
+
+from deliberation import commands as c
+from deliberation.model import Group, Member, Person
+
+ENTER = (
+    select(Group.member_count, Person.name, Member.person_id)
+    .select_from(Group)
+    .outerjoin(Person, Person.id == bindparam("person"))
+    .outerjoin(Member, and_(Member.group_id == Group.id, Member.person_id == bindparam("person")))
+    .where(Group.id == bindparam("group"))
+)
+_PERSON_NAME = select(Person.name).where(Person.id == bindparam("person"))
+_SET_MEMBER_COUNT = (
+    update(Group.__table__)
+    .where(Group.id == bindparam("group"))
+    .values(member_count=bindparam("count"))
+)
+_ADD_PERSON = insert(Person.__table__)
+_RENAME_PERSON = (
+    update(Person.__table__).where(Person.id == bindparam("person")).values(name=bindparam("name"))
+)
+_ADD_MEMBER = insert(Member.__table__)
+
+
+def params(actor: c.Actor) -> dict[str, str]:
+    return {"group": actor.group, "person": actor.person}
+
+
+def refresh(
+    conn: Connection,
+    actor: c.Actor,
+    now: datetime,
+    count: int | None,
+    name: str | None,
+    member: str | None,
+) -> None:
+    """Apply what ``actor`` tells us, given the stored member count, name and membership."""
+    if actor.member_count is not None and actor.member_count != count:
+        conn.execute(_SET_MEMBER_COUNT, {**params(actor), "count": actor.member_count})
+    if name is None:
+        conn.execute(_ADD_PERSON, {"id": actor.person, "name": actor.name})
+    elif name != actor.name:
+        conn.execute(_RENAME_PERSON, {**params(actor), "name": actor.name})
+    if actor.member and member is None:
+        conn.execute(
+            _ADD_MEMBER, {"group_id": actor.group, "person_id": actor.person, "joined_at": now}
+        )
+
+
+def enter(
+    conn: Connection, actor: c.Actor, now: datetime, new_group: Callable[[str], object]
+) -> None:
+    """Create or refresh the actor's group, person and membership rows (one read)."""
+    row = conn.execute(ENTER, params(actor)).first()
+    if row is None:
+        new_group(actor.group)
+        count, name, member = 0, conn.execute(_PERSON_NAME, params(actor)).scalar(), None
+    else:
+        count, name, member = row
+    refresh(conn, actor, now, count, name, member)
