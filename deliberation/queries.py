@@ -33,6 +33,8 @@ from deliberation.phases import OPEN, Phase
 from deliberation.services import SETTINGS
 from deliberation.tally import Tally
 
+MAX_LISTED = 50  # objections and concerns listed by /status; the web page lists all
+
 
 @dataclass(frozen=True, slots=True)
 class AmendmentView:
@@ -158,7 +160,6 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         raise DomainError("not_in_group", kind="P", number=number)
     group = s.get(Group, p.group_id)
     assert group is not None
-    names = dict(s.execute(select(Person.id, Person.name)).all()) if group.named_votes else {}
     amendments = []
     for a in s.scalars(
         select(Amendment).where(Amendment.proposal_id == p.id).order_by(Amendment.id)
@@ -193,16 +194,27 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
     tally = Tally()
     reader_stated = False
     if round_ is not None:
-        rows = s.execute(
-            select(Position.person_id, Position.stance, Position.reason)
+        counts = s.execute(
+            select(Position.stance, func.count())
             .where(Position.round_id == round_.id)
-            .order_by(Position.at)
+            .group_by(Position.stance)
         ).all()
-        tally = Tally.of(stance for _, stance, _ in rows)
-        reader_stated = any(person == reader for person, _, _ in rows)
-        for person, stance, reason in rows:
-            if group.named_votes or stance in ("object", "concern"):
-                positions.append(PositionView(names.get(person), stance, reason))
+        tally = Tally(**dict(counts))
+        reader_stated = reader is not None and s.get(Position, (round_.id, reader)) is not None
+        # Objections and concerns carry reasons and are always listed (names only when the
+        # group names votes). Named groups see everyone's position while that fits one
+        # message; beyond MAX_LISTED people consents and abstentions are counted only.
+        listed = select(Person.name, Position.stance, Position.reason).join(
+            Person, Person.id == Position.person_id
+        )
+        listed = listed.where(Position.round_id == round_.id)
+        if not (group.named_votes and tally.stated <= MAX_LISTED):
+            listed = listed.where(Position.stance.in_(("object", "concern")))
+        rows = s.execute(listed.order_by(Position.at).limit(MAX_LISTED)).all()
+        positions = [
+            PositionView(name if group.named_votes else None, stance, reason)
+            for name, stance, reason in rows
+        ]
     closed = round_ is not None and round_.closed_at is not None
     shown = (
         group.show_tally == "live" or closed or (group.show_tally == "after_vote" and reader_stated)
