@@ -24,37 +24,22 @@ from bot.i18n import (
     parse_locale,
 )
 
-# The Spanish entries these tests rely on.  The real catalog is generated with pybabel;
-# it must keep them (or these tests move to a catalog of their own).
-ES_PO = r"""# Spanish translations for charterbot.
-msgid ""
-msgstr ""
-"Project-Id-Version: charterbot 0.1.0\n"
-"Language: es\n"
-"MIME-Version: 1.0\n"
-"Content-Type: text/plain; charset=utf-8\n"
-"Content-Transfer-Encoding: 8bit\n"
-"Plural-Forms: nplurals=2; plural=(n != 1);\n"
-
-msgid "Unknown command."
-msgstr "Comando desconocido."
-
-msgid "{n} person"
-msgid_plural "{n} people"
-msgstr[0] "{n} persona"
-msgstr[1] "{n} personas"
-"""
+# Real msgids of locales/charterbot.pot, so these tests read the shipped Spanish catalog
+# (its completeness is checked by test_catalogs.py).
+USAGE = "Usage: {syntax}"
+USAGE_ES = "Uso: {syntax}"
+STATED = ("{stated} of {n} member stated a position.", "{stated} of {n} members stated a position.")
+WITHDREW = (
+    "{name} withdrew their objection to P{p}. {n} objection remains.",
+    "{name} withdrew their objection to P{p}. {n} objections remain.",
+)
 
 NOON_UTC = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True, scope="module")
-def spanish_catalog() -> Iterator[None]:
-    """Make sure locales/es has a catalog; create the minimal one only if there is none."""
-    po = Path(str(resources.files("locales"))) / "es" / "LC_MESSAGES" / "charterbot.po"
-    if not po.exists():
-        po.parent.mkdir(parents=True, exist_ok=True)
-        po.write_text(ES_PO, encoding="utf-8")
+def fresh_catalogs() -> Iterator[None]:
+    """Read the shipped catalogs afresh (another test may have cached translators)."""
     clear_caches()
     yield
     clear_caches()
@@ -106,6 +91,9 @@ def test_parse_locale_rejects(code: str | None) -> None:
 def test_available_locales() -> None:
     locales = available_locales()
     assert "en" in locales and "es" in locales
+    assert (
+        Path(str(resources.files("locales"))) / "es" / "LC_MESSAGES" / "charterbot.po"
+    ).is_file()
     assert locales == sorted(locales)
 
 
@@ -115,25 +103,29 @@ def test_translators_are_cached_per_normalised_locale() -> None:
 
 
 def test_no_global_gettext_is_installed() -> None:
-    get_translator("es").gettext("Unknown command.")
+    get_translator("es").gettext(USAGE, syntax="/help")
     assert "_" not in vars(builtins)
 
 
 def test_n_marker_returns_msgid() -> None:
-    assert N_("Unknown command.") == "Unknown command."
+    assert N_(USAGE) == USAGE
 
 
 # ----------------------------------------------------------------------------- text
 
 
 def test_spanish_translation() -> None:
-    assert get_translator("es").gettext("Unknown command.") == "Comando desconocido."
+    tr = get_translator("es")
+    assert tr.gettext(USAGE) == USAGE_ES  # no params: returned as it is, braces and all
+    assert tr.gettext(USAGE, syntax="/status [P<n>]") == "Uso: /status [P<n>]"
+    assert tr.gettext("I will write to you in English.") == "Te escribiré en español."
 
 
 @pytest.mark.parametrize("code", ["es_ES", "es-ES", "es-419", "es_MX"])
 def test_regional_locale_falls_back_to_language_catalog(code: str) -> None:
     tr = get_translator(code)
-    assert tr.gettext("Unknown command.") == "Comando desconocido."
+    assert tr.gettext(USAGE, syntax="/help") == "Uso: /help"
+    assert tr.ngettext(*STATED, 2, stated="1") == "Posiciones expresadas: 1 de 2 miembros."
     # formatting still follows the regional locale
     assert tr.locale == parse_locale(code)
 
@@ -145,16 +137,15 @@ def test_missing_entry_falls_back_to_msgid() -> None:
 def test_missing_catalog_falls_back_to_english() -> None:
     tr = get_translator("fr")
     assert str(tr.locale) == "fr"
-    assert tr.gettext("Unknown command.") == "Unknown command."
-    assert tr.ngettext("{n} person", "{n} people", 2) == "2 people"
+    assert tr.gettext(USAGE, syntax="/help") == "Usage: /help"
+    assert tr.ngettext(*STATED, 2, stated="1") == "1 of 2 members stated a position."
+    assert tr.ngettext(*STATED, 1, stated="1") == "1 of 1 member stated a position."
 
 
 @pytest.mark.parametrize("code", [None, "", "xx", "not a locale"])
 def test_unknown_code_uses_default(code: str | None) -> None:
     assert str(get_translator(code).locale) == "en"
-    assert get_translator(code, default="es").gettext("Unknown command.") == (
-        "Comando desconocido."
-    )
+    assert get_translator(code, default="es").gettext(USAGE, syntax="/help") == "Uso: /help"
 
 
 def test_gettext_formats_only_with_params() -> None:
@@ -166,21 +157,36 @@ def test_gettext_formats_only_with_params() -> None:
 @pytest.mark.parametrize(
     ("code", "n", "expected"),
     [
-        ("es", 1, "1 persona"),
-        ("es", 2, "2 personas"),
-        ("es", 0, "0 personas"),
-        ("en", 1, "1 person"),
-        ("en", 5, "5 people"),
+        ("es", 1, "Posiciones expresadas: 1 de 1 miembro."),
+        ("es", 2, "Posiciones expresadas: 1 de 2 miembros."),
+        ("es", 0, "Posiciones expresadas: 0 de 0 miembros."),
+        ("es_MX", 1, "Posiciones expresadas: 1 de 1 miembro."),
+        ("en", 1, "1 of 1 member stated a position."),
+        ("en", 5, "1 of 5 members stated a position."),
+        ("fr", 0, "0 of 0 members stated a position."),  # no catalog: English rule
     ],
 )
 def test_plural(code: str, n: int, expected: str) -> None:
-    assert get_translator(code).ngettext("{n} person", "{n} people", n) == expected
+    assert get_translator(code).ngettext(*STATED, n, stated=str(min(n, 1))) == expected
 
 
 def test_plural_with_extra_params() -> None:
     tr = get_translator("en")
     text = tr.ngettext("{n} vote on {pid}", "{n} votes on {pid}", 3, pid="P7")
     assert text == "3 votes on P7"
+    es = get_translator("es")
+    assert es.ngettext(*WITHDREW, 1, name="Ann", p=7) == (
+        "Ann retiró su objeción a P7. Queda 1 objeción."
+    )
+    assert es.ngettext(*WITHDREW, 2, name="Ann", p=7) == (
+        "Ann retiró su objeción a P7. Quedan 2 objeciones."
+    )
+
+
+def test_spanish_numbers_inside_a_translated_message() -> None:
+    es = get_translator("es")
+    text = es.ngettext(*STATED, 2500, stated=es.format_number(1234))
+    assert text == "Posiciones expresadas: 1.234 de 2500 miembros."
 
 
 def test_plural_rule_of_the_catalog_is_used() -> None:
