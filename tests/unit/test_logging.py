@@ -124,10 +124,10 @@ def test_redact(text: str, expected: str) -> None:
 
 
 def test_stdlib_records_use_the_same_format(out: io.StringIO) -> None:
-    logging.getLogger("sqlalchemy.engine").info("connected to %s", "db")
+    logging.getLogger("some.library").info("connected to %s", "db")
     line = lines(out)[-1]
     assert line.startswith("timestamp=")
-    assert 'level=info logger=sqlalchemy.engine event="connected to db"' in line
+    assert 'level=info logger=some.library event="connected to db"' in line
 
 
 def test_library_loggers_are_quiet_below_warning(out: io.StringIO) -> None:

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The one test command (README): lint, then the whole test suite.
+#
+#   bash scripts/test.sh [pytest args...]      e.g. bash scripts/test.sh -q tests/store
+#
+# Works on a fresh machine with only python3 (>= 3.11): creates .venv when missing and
+# (re)installs the project with its test extras only when pyproject.toml changed since
+# the last install (a hash stamp in .venv), so repeated runs start fast.
+# Exit code: pytest's; a lint failure alone gives 1; "no tests collected" (pytest 5) is
+# turned into a failure with a message, so a wrong path or filter cannot pass silently.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+STAMP="$VENV/.charterbot-install-stamp"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "test.sh: creating $VENV with $("$PYTHON" --version 2>&1)"
+    if ! "$PYTHON" -m venv "$VENV"; then
+        echo "test.sh: '$PYTHON -m venv' failed; on Debian/Ubuntu install python3-venv" >&2
+        exit 1
+    fi
+fi
+
+wanted="$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
+    echo "test.sh: installing charterbot[test] into $VENV (pyproject.toml changed or first run)"
+    # Build-backend warnings are noise here; the full log is shown only if pip fails.
+    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]' \
+        >"$VENV/pip-install.log" 2>&1; then
+        cat "$VENV/pip-install.log" >&2
+        echo "test.sh: pip install failed (log: $VENV/pip-install.log)" >&2
+        exit 1
+    fi
+    echo "$wanted" > "$STAMP"
+fi
+
+# Tell up front whether the PostgreSQL leg runs (details in tests/fakes/postgres.py).
+"$VENV/bin/python" - <<'PY'
+from tests.fakes.postgres import find_pg_bindir
+
+bindir = find_pg_bindir()
+if bindir is None:
+    print("test.sh: PostgreSQL leg SKIPPED: no server binaries found (install Debian's postgresql)")
+else:
+    print(f"test.sh: PostgreSQL leg runs with the server binaries in {bindir}")
+PY
+
+lint_status=0
+echo "test.sh: ruff check ."
+"$VENV/bin/ruff" check . || lint_status=$?
+
+test_status=0
+"$VENV/bin/python" -m pytest "$@" || test_status=$?
+
+if [ "$test_status" -eq 5 ]; then
+    echo "test.sh: FAILED: pytest collected no tests (check the paths/filters: $*)" >&2
+    exit 5
+fi
+if [ "$lint_status" -ne 0 ]; then
+    echo "test.sh: FAILED: ruff found problems (see above)" >&2
+    [ "$test_status" -ne 0 ] && exit "$test_status"
+    exit 1
+fi
+exit "$test_status"
