@@ -52,7 +52,6 @@ CODES = frozenset(
         "bad_language",  # language, known
         "already_mediator",  # person
         "not_a_mediator",  # person
-        "last_mediator",
         "stale",  # the proposal changed under a concurrent request; try again
     }
 )
