@@ -232,6 +232,7 @@ class Position(Base):
     """A person's current position in a consent round: one per person per round."""
 
     __tablename__ = "positions"
+    __table_args__ = (Index("ix_positions_round_stance", "round_id", "stance"),)
 
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)

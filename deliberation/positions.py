@@ -4,7 +4,8 @@ A burst of a thousand members answering a consent round must not queue behind th
 this path runs prebuilt SQL statements on the transaction's connection: one joined read
 (proposal, group, current round, the person's previous position), an upsert on the
 one-position-per-person key, a history row, and an update of the round's running counts
-(``UPDATE ... RETURNING``) that gives the live tally without counting every row. The
+(``UPDATE ... RETURNING``) that gives the live tally without counting every row. On
+PostgreSQL the three writes are one statement (data-modifying CTEs): one round trip. The
 positions table stays the record: the close of a round counts it again.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import TextClause, and_, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,7 +23,16 @@ from deliberation import actors
 from deliberation import commands as c
 from deliberation import events as e
 from deliberation.errors import DomainError
-from deliberation.model import Group, Member, Person, Position, PositionChange, Proposal, Round
+from deliberation.model import (
+    Group,
+    Member,
+    Person,
+    Position,
+    PositionChange,
+    Proposal,
+    Round,
+    UTCDateTime,
+)
 from deliberation.phases import Phase
 from deliberation.tally import Tally
 
@@ -100,6 +110,27 @@ def shift_counts(s: Session, round_id: int, old: str | None, new: str | None) ->
     return Tally(*s.connection().execute(statement, {"round": round_id}).one())
 
 
+@lru_cache(maxsize=32)
+def _pg_write(old: str | None, new: str) -> TextClause:
+    """PostgreSQL: upsert, history and counts in one statement, so one round trip."""
+    if old == new:
+        changes = [f"n_{new} = n_{new}"]
+    else:
+        changes = [f"n_{new} = n_{new} + 1"] + ([f"n_{old} = n_{old} - 1"] if old else [])
+    return text(
+        "WITH up AS ("
+        " INSERT INTO positions (round_id, person_id, stance, reason, at)"
+        " VALUES (:round_id, :person_id, :stance, :reason, :at)"
+        " ON CONFLICT (round_id, person_id) DO UPDATE"
+        " SET stance = excluded.stance, reason = excluded.reason, at = excluded.at"
+        "), history AS ("
+        " INSERT INTO position_history (round_id, person_id, stance, reason, at)"
+        " VALUES (:round_id, :person_id, :stance, :reason, :at)"
+        f") UPDATE rounds SET {', '.join(changes)} WHERE id = :round_id"
+        " RETURNING n_consent, n_concern, n_object, n_abstain"
+    ).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
 def record(
     s: Session,
     dialect: str,
@@ -134,9 +165,12 @@ def record(
         "reason": reason,
         "at": now,
     }
-    conn.execute(_UPSERT[dialect], values)
-    conn.execute(_HISTORY, values)
-    tally = shift_counts(s, round_id, previous, stance.value)
+    if dialect == "postgresql":
+        tally = Tally(*conn.execute(_pg_write(previous, stance.value), values).one())
+    else:
+        conn.execute(_UPSERT[dialect], values)
+        conn.execute(_HISTORY, values)
+        tally = shift_counts(s, round_id, previous, stance.value)
     return e.PositionStated(
         group=group_id,
         proposal=number,

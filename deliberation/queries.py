@@ -194,12 +194,8 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
     tally = Tally()
     reader_stated = False
     if round_ is not None:
-        counts = s.execute(
-            select(Position.stance, func.count())
-            .where(Position.round_id == round_.id)
-            .group_by(Position.stance)
-        ).all()
-        tally = Tally(**dict(counts))
+        # The round's running counts (kept with every position), not a count of its rows.
+        tally = Tally(round_.n_consent, round_.n_concern, round_.n_object, round_.n_abstain)
         reader_stated = reader is not None and s.get(Position, (round_.id, reader)) is not None
         # Objections and concerns carry reasons and are always listed (names only when the
         # group names votes). Named groups see everyone's position while that fits one

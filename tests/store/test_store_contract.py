@@ -193,3 +193,32 @@ def test_export_shape(engine: Deliberation, db: Database) -> None:
     assert clause["versions"][0]["tally"] == {"consent": 1, "concern": 0, "object": 0, "abstain": 0}
     assert clause["versions"][0]["hash"] == entries[0].hash == data["chain_head"]
     assert versions[0].entry_seq == entries[0].seq
+
+
+def test_running_counts_match_the_positions(engine: Deliberation, db: Database) -> None:
+    """The live tally kept on the round always equals a count of the positions table."""
+    (opened, _) = engine.handle(actor("alice", True), c.Propose("Text"))
+    number = opened.proposal
+    script = [
+        ("bob", c.Stance.CONSENT),
+        ("carol", c.Stance.OBJECT),
+        ("bob", c.Stance.CONCERN),
+        ("dave", c.Stance.ABSTAIN),
+        ("bob", c.Stance.CONCERN),
+        ("erin", c.Stance.OBJECT),
+        ("dave", c.Stance.CONSENT),
+    ]
+    for name, stance in script:
+        engine.handle(actor(name), c.StatePosition(number, stance, "why"))
+    engine.handle(actor("alice", True), c.Next(number))  # objected
+    engine.handle(actor("carol"), c.Withdraw(number))  # carol stands aside
+    with db.unit_of_work(write=False) as uow:
+        view = queries.proposal(uow.session, GROUP, number, None)
+        counted = dict(
+            uow.session.execute(
+                select(Position.stance, text("count(*)")).group_by(Position.stance)
+            ).all()
+        )
+    assert view.tally is not None
+    assert view.tally.as_dict() == {s.value: counted.get(s.value, 0) for s in c.Stance}
+    assert view.tally.as_dict() == {"consent": 1, "concern": 1, "object": 1, "abstain": 1}
