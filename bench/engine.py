@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -173,6 +173,12 @@ def status_latency(url: str, positions: int, runs: int) -> tuple[float, float]:
                     for i in range(chunk, min(positions, chunk + 10_000))
                 ],
             )
+        # Stored the way the engine stores them: with the round's running counts.
+        counts = {
+            f"n_{stance}": sum(1 for i in range(positions) if stances[i % 4] == stance)
+            for stance in set(stances)
+        }
+        conn.execute(update(Round.__table__).where(Round.id == round_id).values(**counts))
     reader = render.Reader(tr=get_translator("en"), timezone="UTC", now=START)
     timings = []
     for _ in range(runs):
