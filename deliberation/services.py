@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -28,7 +28,14 @@ from deliberation import actors, positions
 from deliberation import charter as chain
 from deliberation import commands as c
 from deliberation import events as e
-from deliberation.amendments import Change, Fit, apply, check_passage, order_by_support
+from deliberation.amendments import (
+    Change,
+    Fit,
+    apply,
+    check_passage,
+    occurrences,
+    order_by_support,
+)
 from deliberation.errors import DomainError
 from deliberation.model import (
     Amendment,
@@ -221,7 +228,10 @@ class _Work:
 
     def __init__(self, session: Session, now: datetime, defaults: Defaults, dialect: str) -> None:
         self.s = session
-        self.now = now
+        # Fix: the chain entry's "at" was written in the clock's own offset while the store
+        # reads times back in UTC, so `verify` failed every clause version under a non-UTC
+        # clock. The engine works in UTC throughout.
+        self.now = now.astimezone(UTC)
         self.defaults = defaults
         self.dialect = dialect
 
@@ -375,10 +385,17 @@ class _Work:
         return text
 
     def do_Propose(self, group: Group, actor: c.Actor, cmd: c.Propose) -> list[e.Event]:
+        # Fix: a Propose of kind renewal/repeal made a clause-less proposal whose adoption
+        # failed an assert inside its timer, blocking every later timer; those kinds have
+        # their own commands (Renew, Repeal). A change without a clause number failed an
+        # assert too: it is now refused as a missing C number.
+        if cmd.kind not in (c.ProposalKind.NEW, c.ProposalKind.CHANGE):
+            raise ValueError(f"Propose cannot open a {cmd.kind} proposal; use Renew or Repeal")
         text = self._text(cmd.text, "propose")
         clause = None
         if cmd.kind is c.ProposalKind.CHANGE:
-            assert cmd.clause is not None
+            if cmd.clause is None:
+                raise DomainError("bad_id", kind="C", given="")
             clause = self.clause(group, cmd.clause)
             if clause.status != "active":
                 raise DomainError("clause_not_active", number=clause.id, status=clause.status)
@@ -509,10 +526,10 @@ class _Work:
                     "text_too_long", limit=MAX_TEXT, length=max(len(passage), len(replacement))
                 )
             check_passage(proposal.text, passage, replacement)
-            if len(proposal.text) - len(passage) + len(replacement) > MAX_TEXT:
-                raise DomainError(
-                    "text_too_long", limit=MAX_TEXT, length=len(proposal.text) + len(replacement)
-                )
+            # Fix: the reported length was len(text) + len(replacement), not the result's.
+            length = len(proposal.text) - len(passage) + len(replacement)
+            if length > MAX_TEXT:
+                raise DomainError("text_too_long", limit=MAX_TEXT, length=length)
             text = None
         else:
             passage = replacement = None
@@ -599,10 +616,17 @@ class _Work:
             raise DomainError("not_author", kind="P", number=proposal.id)
         fit = self._apply(proposal, amendment, status="accepted")
         if fit is not Fit.OK:
-            amendment.status = "conflicting"
-            self.s.flush()
-            if amendment.passage is not None:
+            # Fix: an ambiguous passage was refused as "not found", and a result over the
+            # length limit had no reply of its own. (The refusal rolls everything back.)
+            if fit is Fit.PASSAGE_AMBIGUOUS:
+                count = occurrences(proposal.text, amendment.passage or "")
+                raise DomainError("passage_ambiguous", passage=amendment.passage, count=count)
+            if fit is Fit.PASSAGE_MISSING:
                 raise DomainError("passage_not_found", passage=amendment.passage)
+            if fit is Fit.TOO_LONG:
+                grown = len(amendment.replacement or "") - len(amendment.passage or "")
+                length = len(proposal.text) + grown
+                raise DomainError("text_too_long", limit=MAX_TEXT, length=length)
             raise DomainError("amendment_closed", number=amendment.id, status="conflicting")
         return [
             e.AmendmentAccepted(
@@ -620,7 +644,8 @@ class _Work:
         change = Change(
             amendment.passage, amendment.replacement, amendment.text, amendment.base_version
         )
-        fit, text = apply(proposal.text, proposal.text_version, change)
+        # Fix: limit=MAX_TEXT, or amendments applied together could exceed the text limit.
+        fit, text = apply(proposal.text, proposal.text_version, change, limit=MAX_TEXT)
         if fit is not Fit.OK:
             return fit
         proposal.text = text
