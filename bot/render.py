@@ -390,6 +390,10 @@ def _proposal_ended(r: Reader, ev: e.ProposalEnded) -> str:
     by = r.markup.text(ev.by or "")
     if ev.how == "withdrawn":
         return _("P{n} was withdrawn by {by}.").format(n=ev.proposal, by=by)
+    if ev.how == "superseded":
+        return _("P{n} is closed: C{c}, the clause it concerned, was repealed.").format(
+            n=ev.proposal, c=ev.clause
+        )
     if ev.how == "closed":
         return _("P{n} was closed by {by} without adoption.").format(n=ev.proposal, by=by)
     return late_note(r, ev.late) + _(

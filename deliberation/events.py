@@ -144,12 +144,14 @@ class ObjectionWithdrawn(Event):
 
 @dataclass(frozen=True, slots=True)
 class ProposalEnded(Event):
-    """Withdrawn by its author, closed by a mediator, or expired while objected."""
+    """Withdrawn by its author, closed by a mediator, expired while objected, or
+    superseded (its clause was repealed)."""
 
     proposal: int
-    how: str  # "withdrawn" | "closed" | "expired"
+    how: str  # "withdrawn" | "closed" | "expired" | "superseded"
     by: str | None = None
     late: bool = False
+    clause: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

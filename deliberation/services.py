@@ -13,6 +13,7 @@ so either everything is stored or nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,8 @@ from deliberation.phases import (
 from deliberation.store.db import Database
 from deliberation.tally import Rule, Tally, Verdict, decide
 from deliberation.timers import Clock, closes_at, is_late, review_date
+
+log = logging.getLogger(__name__)
 
 MAX_TEXT = 3000  # characters of a proposal or amendment text (fits one chat message)
 MAX_REASON = 1000
@@ -208,14 +211,31 @@ class Deliberation:
                 timer = uow.session.scalars(query).first()
                 if timer is None:
                     return done
-                timer.claimed_at, timer.done_at = now, now
+                timer_id, timer.claimed_at, timer.done_at = timer.id, now, now
                 work = _Work(uow.session, now, self.defaults, self.db.dialect)
-                events = work.fire(timer)
-                if before_commit:
-                    before_commit(uow.session, events)
-                uow.commit()
+                try:
+                    events = work.fire(timer)
+                    if before_commit:
+                        before_commit(uow.session, events)
+                    uow.commit()
+                except Exception:
+                    # One deadline that cannot be carried out must not block every later one:
+                    # set it aside, visibly, and go on.
+                    log.exception(
+                        "timer failed; set aside", extra={"timer": timer.id, "kind": timer.kind}
+                    )
+                    uow.rollback()
+                    self._set_aside(timer_id, now)
+                    continue
                 done.extend(events)
         return done
+
+    def _set_aside(self, timer_id: int, now: datetime) -> None:
+        with self.db.unit_of_work() as uow:
+            timer = uow.session.get(Timer, timer_id)
+            if timer is not None:
+                timer.claimed_by, timer.claimed_at, timer.done_at = "failed", now, now
+                uow.commit()
 
     def next_due(self) -> datetime | None:
         """When the next deadline falls due (to wake the scheduler or the console clock)."""
@@ -234,6 +254,9 @@ class _Work:
         self.now = now.astimezone(UTC)
         self.defaults = defaults
         self.dialect = dialect
+        # Events caused as a consequence of the main one (proposals superseded by a repeal),
+        # announced after it.
+        self.followups: list[e.Event] = []
 
     # -- entry -------------------------------------------------------------------------
 
@@ -250,7 +273,7 @@ class _Work:
         if isinstance(command, c.MEDIATOR_ONLY) and not self.is_mediator(group, actor):
             raise DomainError("not_mediator", command=type(command).__name__.lower())
         handler = getattr(self, "do_" + type(command).__name__)
-        return handler(group, actor, command)
+        return handler(group, actor, command) + self.followups
 
     def enter(self, actor: c.Actor) -> None:
         actors.enter(self.s.connection(), actor, self.now, self._new_group)
@@ -847,6 +870,7 @@ class _Work:
             clause.parties = parties
         if kind is c.ProposalKind.REPEAL:
             clause.status = "repealed"
+            self._supersede(group, clause, proposal)
             clause.next_review = None
         else:
             clause.adopted_at = self.now
@@ -900,6 +924,27 @@ class _Work:
             chain_head=entry.hash,
             late=late,
         )
+
+    def _supersede(self, group: Group, clause: Clause, repeal: Proposal) -> None:
+        """End the other open proposals on a repealed clause: they no longer have a subject."""
+        others = self.s.scalars(
+            select(Proposal)
+            .where(
+                Proposal.clause_id == clause.id,
+                Proposal.id != repeal.id,
+                Proposal.phase.in_(OPEN_PHASES),
+            )
+            .order_by(Proposal.id)
+        ).all()
+        for other in others:
+            self.move(other, Action.CLOSE)
+            other.ended_at, other.phase_closes_at = self.now, None
+            other.outcome = {"verdict": "superseded", "by": repeal.id}
+            self.followups.append(
+                e.ProposalEnded(
+                    group=group.id, proposal=other.id, how="superseded", clause=clause.id
+                )
+            )
 
     def _append_chain(self, clause: Clause, action: str, body: dict[str, Any]) -> ChainEntry:
         if self.dialect == "postgresql":
@@ -1080,7 +1125,7 @@ class _Work:
             phase = timer.kind.removeprefix("close_")
             if proposal.phase != phase or proposal.phase_closes_at != timer.due_at:
                 return []  # closed early by /next, or rescheduled
-            return [self._close_phase(group, proposal, late)]
+            return [self._close_phase(group, proposal, late), *self.followups]
         if timer.kind == "expire" and proposal.phase == Phase.OBJECTED:
             self.move(proposal, Action.EXPIRE)
             proposal.ended_at = self.now

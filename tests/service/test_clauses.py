@@ -185,19 +185,19 @@ def test_the_review_months_setting(chat: Chat, defaults: Defaults) -> None:
     assert chat.adopt("Another").next_review == date(2029, 1, 31)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a change adopted after a repeal rewrites it")
-def test_a_change_adopted_after_the_clause_was_repealed_does_not_revive_it(chat: Chat) -> None:
-    """Reported, not fixed (needs a product decision): a change or renewal proposal that was
-    open when its clause was repealed is still adopted at its close, giving the repealed
-    clause a new version (and a review date) in the charter."""
+def test_a_repeal_ends_the_open_proposals_on_its_clause(chat: Chat) -> None:
+    """A change or renewal still open when its clause is repealed is closed with it, so the
+    repealed clause never gets a new version or review date."""
     chat.adopt(TEXT)
     change = chat.do("bob", c.Propose("We meet weekly", c.ProposalKind.CHANGE, 1))[0].proposal
     repeal = chat.do("carol", c.Repeal(1, "obsolete"))[0].proposal
     chat.state(repeal, alice="consent", bob="consent")
-    assert chat.next(repeal).verdict is Verdict.ADOPTED
-    chat.next(change)
-    chat.state(change, alice="consent", bob="consent")
-    chat.next(change)
+    events = chat.do("alice", c.Next(repeal))
+    assert events[0].verdict is Verdict.ADOPTED
+    assert events[1] == e.ProposalEnded(
+        group=events[0].group, proposal=change, how="superseded", clause=1
+    )
+    assert chat.get(Proposal, change).phase == "closed"
     clause = chat.get(Clause, 1)
     assert clause.status == "repealed"
     assert (clause.version, clause.text, clause.next_review) == (1, TEXT, None)

@@ -222,3 +222,25 @@ def test_running_counts_match_the_positions(engine: Deliberation, db: Database) 
     assert view.tally is not None
     assert view.tally.as_dict() == {s.value: counted.get(s.value, 0) for s in c.Stance}
     assert view.tally.as_dict() == {"consent": 1, "concern": 1, "object": 1, "abstain": 1}
+
+
+def test_a_failing_deadline_is_set_aside_and_the_others_still_run(
+    db: Database, clock: ManualClock
+) -> None:
+    engine = Deliberation(db, clock, Defaults(amendment_hours=1, quorum_min=1))
+    for index in range(3):
+        engine.handle(actor("alice", True), c.Propose(f"Text {index}"))
+    clock.advance(timedelta(hours=2))
+    calls: list[int] = []
+
+    def flaky(_session, events) -> None:  # noqa: ANN001 - the before_commit hook
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise RuntimeError("delivery table unavailable")
+
+    events = engine.run_due_timers(flaky)
+    assert len(events) == 2  # the first deadline was set aside, the two later ones ran
+    with db.unit_of_work(write=False) as uow:
+        failed = uow.session.scalars(select(Timer).where(Timer.claimed_by == "failed")).all()
+    assert len(failed) == 1
+    assert engine.run_due_timers() == []  # nothing left blocking
