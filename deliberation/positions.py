@@ -5,7 +5,9 @@ this path runs prebuilt SQL statements on the transaction's connection: one join
 (proposal, group, current round, the person's previous position), an upsert on the
 one-position-per-person key, a history row, and an update of the round's running counts
 (``UPDATE ... RETURNING``) that gives the live tally without counting every row. On
-PostgreSQL the three writes are one statement (data-modifying CTEs): one round trip. The
+PostgreSQL read and writes are one statement (data-modifying CTEs), one round trip; the
+update of the round row orders a vote against the round's close (see
+``services._Work.current_round``), and a vote that finds the round closed writes nothing. The
 positions table stays the record: the close of a round counts it again.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import TextClause, and_, bindparam, insert, select, text, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -68,8 +70,6 @@ _READ = (
     )
     .where(Proposal.id == bindparam("number"))
 )
-# Shared lock on PostgreSQL: votes run side by side, but not beside the close of the round.
-_READ_PG = _READ.with_for_update(read=True, of=Proposal)
 _HISTORY = insert(PositionChange.__table__)
 _COUNTS = select(*COUNTERS.values()).where(_rounds.c.id == bindparam("round"))
 
@@ -110,25 +110,114 @@ def shift_counts(s: Session, round_id: int, old: str | None, new: str | None) ->
     return Tally(*s.connection().execute(statement, {"round": round_id}).one())
 
 
-@lru_cache(maxsize=32)
-def _pg_write(old: str | None, new: str) -> TextClause:
-    """PostgreSQL: upsert, history and counts in one statement, so one round trip."""
-    if old == new:
-        changes = [f"n_{new} = n_{new}"]
-    else:
-        changes = [f"n_{new} = n_{new} + 1"] + ([f"n_{old} = n_{old} - 1"] if old else [])
-    return text(
-        "WITH up AS ("
-        " INSERT INTO positions (round_id, person_id, stance, reason, at)"
-        " VALUES (:round_id, :person_id, :stance, :reason, :at)"
-        " ON CONFLICT (round_id, person_id) DO UPDATE"
-        " SET stance = excluded.stance, reason = excluded.reason, at = excluded.at"
-        "), history AS ("
-        " INSERT INTO position_history (round_id, person_id, stance, reason, at)"
-        " VALUES (:round_id, :person_id, :stance, :reason, :at)"
-        f") UPDATE rounds SET {', '.join(changes)} WHERE id = :round_id"
-        " RETURNING n_consent, n_concern, n_object, n_abstain"
-    ).bindparams(bindparam("at", type_=UTCDateTime()))
+_CASE = "(CASE WHEN :stance = '{s}' THEN 1 ELSE 0 END) - (CASE WHEN ok.previous = '{s}' THEN 1 ELSE 0 END)"
+
+# PostgreSQL: the whole vote in one statement, so one round trip. The writes hang off the
+# update of the round row, which re-checks ``closed_at`` under the row lock a closing round
+# holds: a vote racing the close writes nothing at all. Nothing is written either unless the
+# proposal is in this group's consent phase and the person and membership rows are there
+# (the caller adds them and runs it again).
+_PG_VOTE = text(
+    f"""
+WITH target AS (
+    SELECT pr.group_id, pr.phase, r.id AS round_id, g.show_tally, g.named_votes,
+           pos.stance AS previous, g.member_count, pe.name AS person_name, m.person_id AS member
+    FROM proposals pr
+    JOIN groups g ON g.id = pr.group_id
+    LEFT JOIN rounds r ON r.proposal_id = pr.id AND r.number = pr.round_no
+        AND r.phase = 'consent' AND r.closed_at IS NULL
+    LEFT JOIN people pe ON pe.id = :person
+    LEFT JOIN members m ON m.group_id = g.id AND m.person_id = :person
+    LEFT JOIN positions pos ON pos.round_id = r.id AND pos.person_id = :person
+    WHERE pr.id = :number
+), ok AS (
+    SELECT * FROM target
+    WHERE group_id = :group AND phase = 'consent' AND round_id IS NOT NULL
+      AND person_name = :name AND member IS NOT NULL
+), counted AS (
+    UPDATE rounds SET
+        {", ".join(f"n_{st.value} = n_{st.value} + {_CASE.format(s=st.value)}" for st in c.Stance)}
+    FROM ok WHERE rounds.id = ok.round_id AND rounds.closed_at IS NULL
+    RETURNING rounds.id, n_consent, n_concern, n_object, n_abstain
+), upserted AS (
+    INSERT INTO positions (round_id, person_id, stance, reason, at)
+    SELECT id, :person, :stance, CAST(:reason AS TEXT), :at FROM counted
+    ON CONFLICT (round_id, person_id) DO UPDATE
+    SET stance = excluded.stance, reason = excluded.reason, at = excluded.at
+), history AS (
+    INSERT INTO position_history (round_id, person_id, stance, reason, at)
+    SELECT id, :person, :stance, CAST(:reason AS TEXT), :at FROM counted
+)
+SELECT t.*, k.n_consent, k.n_concern, k.n_object, k.n_abstain
+FROM target t LEFT JOIN counted k ON true
+"""
+).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
+def _record_pg(
+    conn: Connection,
+    now: datetime,
+    actor: c.Actor,
+    number: int,
+    stance: c.Stance,
+    reason: str | None,
+) -> e.PositionStated:
+    params = {
+        "person": actor.person,
+        "number": number,
+        "group": actor.group,
+        "name": actor.name,
+        "stance": stance.value,
+        "reason": reason,
+        "at": now,
+    }
+    for _attempt in range(2):
+        row = conn.execute(_PG_VOTE, params).first()
+        if row is None:
+            raise DomainError("no_such_proposal", number=number)
+        group_id, phase, round_id, show_tally, named, previous, count, name, member, *counts = row
+        _check(actor, number, group_id, phase)
+        if counts[0] is not None:
+            if actor.member_count is not None and actor.member_count != count:
+                actors.refresh(conn, actor, now, count, name, member)
+            return _stated(
+                actor, number, stance, reason, previous, Tally(*counts), show_tally, named
+            )
+        if round_id is None or (name == actor.name and member is not None):
+            break  # the round closed while this vote was on its way
+        actors.refresh(conn, actor, now, count, name, member)  # first vote: rows, then again
+    raise DomainError("wrong_phase", number=number, phase="closed", expected=("consent",))
+
+
+def _check(actor: c.Actor, number: int, group_id: str, phase: str) -> None:
+    if group_id != actor.group:
+        raise DomainError("not_in_group", kind="P", number=number)
+    if phase != Phase.CONSENT:
+        raise DomainError(
+            "wrong_phase", number=number, phase=phase, expected=(Phase.CONSENT.value,)
+        )
+
+
+def _stated(
+    actor: c.Actor,
+    number: int,
+    stance: c.Stance,
+    reason: str | None,
+    previous: str | None,
+    tally: Tally,
+    show_tally: str,
+    named: bool,
+) -> e.PositionStated:
+    return e.PositionStated(
+        group=actor.group,
+        proposal=number,
+        person=actor.name,
+        stance=stance.value,
+        reason=reason,
+        previous=previous,
+        tally=tally if show_tally != "after_close" else None,
+        named=bool(named),
+    )
 
 
 def record(
@@ -143,20 +232,17 @@ def record(
     """Store ``actor``'s position on proposal ``number`` (checked: group and phase).
 
     The same read refreshes the actor's person and membership rows (``actors.refresh``),
-    so a vote costs one read, not two.
+    so a vote costs one read and three writes (one statement in all on PostgreSQL). Every
+    refusal is raised before anything is written.
     """
     conn = s.connection()
-    read = _READ_PG if dialect == "postgresql" else _READ
-    row = conn.execute(read, {"person": actor.person, "number": number}).first()
+    if dialect == "postgresql":
+        return _record_pg(conn, now, actor, number, stance, reason)
+    row = conn.execute(_READ, {"person": actor.person, "number": number}).first()
     if row is None:
         raise DomainError("no_such_proposal", number=number)
     group_id, phase, round_id, show_tally, named, previous, count, name, member = row
-    if group_id != actor.group:
-        raise DomainError("not_in_group", kind="P", number=number)
-    if phase != Phase.CONSENT:
-        raise DomainError(
-            "wrong_phase", number=number, phase=phase, expected=(Phase.CONSENT.value,)
-        )
+    _check(actor, number, group_id, phase)
     actors.refresh(conn, actor, now, count, name, member)
     values = {
         "round_id": round_id,
@@ -165,19 +251,7 @@ def record(
         "reason": reason,
         "at": now,
     }
-    if dialect == "postgresql":
-        tally = Tally(*conn.execute(_pg_write(previous, stance.value), values).one())
-    else:
-        conn.execute(_UPSERT[dialect], values)
-        conn.execute(_HISTORY, values)
-        tally = shift_counts(s, round_id, previous, stance.value)
-    return e.PositionStated(
-        group=group_id,
-        proposal=number,
-        person=actor.name,
-        stance=stance.value,
-        reason=reason,
-        previous=previous,
-        tally=tally if show_tally != "after_close" else None,
-        named=bool(named),
-    )
+    conn.execute(_UPSERT[dialect], values)
+    conn.execute(_HISTORY, values)
+    tally = shift_counts(s, round_id, previous, stance.value)
+    return _stated(actor, number, stance, reason, previous, tally, show_tally, named)

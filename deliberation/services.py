@@ -14,7 +14,7 @@ so either everything is stored or nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -75,6 +75,7 @@ MAX_REASON = 1000
 STALE_RETRIES = 3
 
 BeforeCommit = Callable[[Session, list[e.Event]], None]
+Outcome = list[e.Event] | DomainError  # what one command of a batch came to
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,18 +166,42 @@ class Deliberation:
     def handle(
         self, actor: c.Actor, command: c.Command, before_commit: BeforeCommit | None = None
     ) -> list[e.Event]:
-        """Carry out one command; retried when a concurrent change made it stale."""
+        """Carry out one command; a refusal raises ``DomainError`` and changes nothing."""
+        hook = None
+        if before_commit is not None:
+
+            def hook(session: Session, outcomes: list[Outcome]) -> None:
+                before_commit(session, outcomes[0])  # type: ignore[arg-type]
+
+        (events,) = self.handle_many([(actor, command)], hook)
+        return events  # type: ignore[return-value]
+
+    def handle_many(
+        self,
+        requests: Sequence[tuple[c.Actor, c.Command]],
+        before_commit: Callable[[Session, list[Outcome]], None] | None = None,
+    ) -> list[Outcome]:
+        """Carry out several commands in one transaction (group commit).
+
+        Platforms deliver updates in batches (Telegram up to 100 per ``getUpdates``, a
+        Matrix sync); committing a batch once is what lets a burst of votes through. Each
+        command of a batch runs in its own savepoint, so a refused one is answered with its
+        ``DomainError`` and changes nothing while the others stand. A single command runs
+        without a savepoint and raises its ``DomainError``. The whole batch is retried when
+        a concurrent change made it stale.
+        """
+        nested = len(requests) > 1
         for _attempt in range(STALE_RETRIES):
             with self.db.unit_of_work() as uow:
                 work = _Work(uow.session, self.clock.now(), self.defaults, self.db.dialect)
                 try:
-                    events = work.handle(actor, command)
+                    outcomes = [work.attempt(actor, command, nested) for actor, command in requests]
                     if before_commit:
-                        before_commit(uow.session, events)
+                        before_commit(uow.session, outcomes)
                     uow.commit()
                 except StaleDataError:
                     continue
-                return events
+                return outcomes
         raise DomainError("stale")
 
     def register(self, actor: c.Actor, before_commit: BeforeCommit | None = None) -> None:
@@ -259,6 +284,27 @@ class _Work:
         self.followups: list[e.Event] = []
 
     # -- entry -------------------------------------------------------------------------
+
+    def attempt(self, actor: c.Actor, command: c.Command, nested: bool) -> Outcome:
+        """One command of a batch: its events, or (in a savepoint) its refusal."""
+        self.followups = []
+        if not nested:
+            return self.handle(actor, command)
+        if isinstance(command, c.StatePosition):
+            # Refused before anything is written (``positions.record``): no savepoint needed,
+            # which keeps a burst of votes at one statement each on PostgreSQL.
+            try:
+                return self.handle(actor, command)
+            except DomainError as refusal:
+                return refusal
+        savepoint = self.s.begin_nested()
+        try:
+            events = self.handle(actor, command)
+        except DomainError as refusal:
+            savepoint.rollback()
+            return refusal
+        savepoint.commit()
+        return events
 
     def handle(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
         if isinstance(command, c.StatePosition) and actor.member:
@@ -369,13 +415,20 @@ class _Work:
         return clause
 
     def current_round(self, proposal: Proposal, phase: Phase) -> Round:
-        found = self.s.scalars(
-            select(Round).where(
-                Round.proposal_id == proposal.id,
-                Round.number == proposal.round_no,
-                Round.phase == phase.value,
-            )
-        ).first()
+        """The open round of ``phase``, row-locked on PostgreSQL.
+
+        The lock orders a closing round after any vote still in flight: votes update the
+        round's counts (``positions.record``), so a close waits for them and then counts
+        them, and a vote arriving after the close finds the round closed.
+        """
+        query = select(Round).where(
+            Round.proposal_id == proposal.id,
+            Round.number == proposal.round_no,
+            Round.phase == phase.value,
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        found = self.s.scalars(query).first()
         assert found is not None, "an open phase always has its round"
         return found
 

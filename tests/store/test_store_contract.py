@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 
 from deliberation import commands as c
 from deliberation import queries
+from deliberation.errors import DomainError
 from deliberation.model import ChainEntry, Clause, ClauseVersion, Position, PositionChange, Timer
 from deliberation.services import Defaults, Deliberation
 from deliberation.store.db import Database, is_memory
@@ -244,3 +245,28 @@ def test_a_failing_deadline_is_set_aside_and_the_others_still_run(
         failed = uow.session.scalars(select(Timer).where(Timer.claimed_by == "failed")).all()
     assert len(failed) == 1
     assert engine.run_due_timers() == []  # nothing left blocking
+
+
+def test_a_batch_commits_together_and_refuses_one_by_one(engine: Deliberation, db: Database) -> None:
+    """Group commit: good commands of a batch stand, a refused one changes nothing."""
+    (opened, _) = engine.handle(actor("alice", True), c.Propose("Text"))
+    number = opened.proposal
+    outcomes = engine.handle_many(
+        [
+            (actor("bob"), c.StatePosition(number, c.Stance.CONSENT)),
+            (actor("carol"), c.StatePosition(number, c.Stance.OBJECT)),  # no reason: refused
+            (actor("dave"), c.StatePosition(number + 7, c.Stance.CONSENT)),  # no such proposal
+            (actor("erin"), c.Propose("Another text")),
+            (actor("frank"), c.Next(number)),  # not a mediator: refused
+            (actor("gina"), c.StatePosition(number, c.Stance.CONCERN, "late")),
+        ]
+    )
+    refused = [o.code for o in outcomes if isinstance(o, DomainError)]
+    assert refused == ["reason_required", "no_such_proposal", "not_mediator"]
+    with db.unit_of_work(write=False) as uow:
+        view = queries.proposal(uow.session, GROUP, number, None)
+        assert view.phase == "consent"
+        people = set(uow.session.scalars(select(Position.person_id)).all())
+        assert len(queries.open_proposals(uow.session, GROUP)) == 2
+    assert people == {"console:bob", "console:gina"}
+    assert view.tally is not None and (view.tally.consent, view.tally.concern) == (1, 1)
