@@ -37,7 +37,7 @@ from bot import render  # noqa: E402
 from bot.i18n import get_translator  # noqa: E402
 from deliberation import commands as c  # noqa: E402
 from deliberation import queries  # noqa: E402
-from deliberation.model import Member, Person, Position, Round  # noqa: E402
+from deliberation.model import Group, Member, Person, Position, Round  # noqa: E402
 from deliberation.services import Defaults, Deliberation  # noqa: E402
 from deliberation.store.db import Database  # noqa: E402
 from deliberation.store.migrate import upgrade  # noqa: E402
@@ -93,6 +93,9 @@ def fresh(url: str, members: int) -> tuple[Database, Deliberation]:
                 {"group_id": GROUP, "person_id": person(i), "joined_at": START}
                 for i in range(members)
             ],
+        )
+        conn.execute(
+            update(Group.__table__).where(Group.id == GROUP).values(members_seen=members + 1)
         )
     return db, engine
 

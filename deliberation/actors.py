@@ -32,6 +32,11 @@ _RENAME_PERSON = (
     update(Person.__table__).where(Person.id == bindparam("person")).values(name=bindparam("name"))
 )
 _ADD_MEMBER = insert(Member.__table__)
+_COUNT_MEMBER = (
+    update(Group.__table__)
+    .where(Group.id == bindparam("group"))
+    .values(members_seen=Group.members_seen + 1)
+)
 
 
 def params(actor: c.Actor) -> dict[str, str]:
@@ -57,6 +62,7 @@ def refresh(
         conn.execute(
             _ADD_MEMBER, {"group_id": actor.group, "person_id": actor.person, "joined_at": now}
         )
+        conn.execute(_COUNT_MEMBER, params(actor))
 
 
 def enter(
@@ -70,3 +76,8 @@ def enter(
     else:
         count, name, member = row
     refresh(conn, actor, now, count, name, member)
+
+
+def eligible(group: Group) -> int:
+    """Human members now: the platform's count, else the members we have seen speak."""
+    return group.member_count or group.members_seen

@@ -84,7 +84,8 @@ class Group(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     languages: Mapped[str] = mapped_column(String(255))  # space-separated locale codes
     timezone: Mapped[str] = mapped_column(String(64))
-    member_count: Mapped[int] = mapped_column(Integer, default=0)
+    member_count: Mapped[int] = mapped_column(Integer, default=0)  # the platform's count
+    members_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
 
 
@@ -232,7 +233,7 @@ class Position(Base):
     """A person's current position in a consent round: one per person per round."""
 
     __tablename__ = "positions"
-    __table_args__ = (Index("ix_positions_round_stance", "round_id", "stance"),)
+    __table_args__ = (Index("ix_positions_round_stance", "round_id", "stance", "at"),)
 
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from deliberation import actors
 from deliberation import charter as chain
 from deliberation.errors import DomainError
 from deliberation.model import (
@@ -23,7 +24,6 @@ from deliberation.model import (
     Clause,
     ClauseVersion,
     Group,
-    Member,
     Person,
     Position,
     Proposal,
@@ -121,14 +121,6 @@ class CharterView:
     clauses: tuple[ClauseView, ...]
 
 
-def _eligible(s: Session, group: Group) -> int:
-    if group.member_count:
-        return group.member_count
-    return (
-        s.scalar(select(func.count()).select_from(Member).where(Member.group_id == group.id)) or 0
-    )
-
-
 def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
     rows = s.scalars(
         select(Proposal)
@@ -200,13 +192,21 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         # Objections and concerns carry reasons and are always listed (names only when the
         # group names votes). Named groups see everyone's position while that fits one
         # message; beyond MAX_LISTED people consents and abstentions are counted only.
-        listed = select(Person.name, Position.stance, Position.reason).join(
-            Person, Person.id == Position.person_id
+        listed = (
+            select(Person.name, Position.stance, Position.reason)
+            .join(Person, Person.id == Position.person_id)
+            .where(Position.round_id == round_.id)
         )
-        listed = listed.where(Position.round_id == round_.id)
-        if not (group.named_votes and tally.stated <= MAX_LISTED):
-            listed = listed.where(Position.stance.in_(("object", "concern")))
-        rows = s.execute(listed.order_by(Position.at).limit(MAX_LISTED)).all()
+        if group.named_votes and tally.stated <= MAX_LISTED:
+            rows = s.execute(listed.order_by(Position.at)).all()
+        else:  # objections first, then concerns: each an ordered scan of one index range
+            rows = []
+            for stance in ("object", "concern"):
+                rows += s.execute(
+                    listed.where(Position.stance == stance)
+                    .order_by(Position.at)
+                    .limit(MAX_LISTED - len(rows))
+                ).all()
         positions = [
             PositionView(name if group.named_votes else None, stance, reason)
             for name, stance, reason in rows
@@ -231,7 +231,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         amendments=tuple(amendments),
         tally=tally if shown else None,
         stated=tally.stated,
-        eligible=(round_.eligible if closed and round_.eligible else _eligible(s, group)),
+        eligible=(round_.eligible if closed and round_.eligible else actors.eligible(group)),
         positions=tuple(positions),
         named=group.named_votes,
         outcome=p.outcome,

@@ -47,7 +47,6 @@ from deliberation.model import (
     ClauseVersion,
     Group,
     Mediator,
-    Member,
     Person,
     Position,
     PositionChange,
@@ -812,17 +811,6 @@ class _Work:
         ).all()
         return Tally(**{stance: n for stance, n in rows})
 
-    def eligible(self, group: Group) -> int:
-        """Human members now: the platform's count, else the members we have seen."""
-        if group.member_count:
-            return group.member_count
-        return (
-            self.s.scalar(
-                select(func.count()).select_from(Member).where(Member.group_id == group.id)
-            )
-            or 0
-        )
-
     def statements(self, group: Group, round_id: int, stance: c.Stance) -> tuple[e.Statement, ...]:
         rows = self.s.execute(
             select(Person.name, Position.reason)
@@ -837,7 +825,7 @@ class _Work:
     def _close_consent(self, group: Group, proposal: Proposal, late: bool) -> e.Decided:
         round_ = self.current_round(proposal, Phase.CONSENT)
         tally = self.tally(round_.id)
-        eligible = max(self.eligible(group), tally.stated)
+        eligible = max(actors.eligible(group), tally.stated)
         verdict = decide(tally, group.rule, Fraction(group.quorum), group.quorum_min, eligible)
         round_.closed_at, round_.eligible, round_.tally, round_.verdict = (
             self.now,

@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('languages', sa.String(length=255), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('member_count', sa.Integer(), nullable=False),
+    sa.Column('members_seen', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_groups'))
     )
@@ -254,7 +255,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('round_id', 'person_id', name=op.f('pk_positions'))
     )
     with op.batch_alter_table('positions', schema=None) as batch_op:
-        batch_op.create_index('ix_positions_round_stance', ['round_id', 'stance'], unique=False)
+        batch_op.create_index('ix_positions_round_stance', ['round_id', 'stance', 'at'], unique=False)
 
     op.create_table('proposal_texts',
     sa.Column('id', sa.Integer(), nullable=False),
