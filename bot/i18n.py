@@ -1,7 +1,7 @@
 """Translations and locale-aware formatting, one `Translator` per reader's locale.
 
 The bot answers many people in many languages from one process, so nothing here is
-global: no ``gettext.install()``, no process locale.  Renderers ask `get_translator` for
+global: no process-wide install of a language, no process locale.  Renderers ask `get_translator` for
 the reader's locale and use the returned object for both text and formatting.
 
 Catalogs are the ``.po`` files under the ``locales`` package
