@@ -82,7 +82,9 @@ def test_db_upgrade_creates_the_schema(db: Path) -> None:
     result = charterbot("db", "upgrade", db=db)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(db) as conn:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
     assert {"proposals", "charter_entries", "alembic_version"} <= tables
 
 

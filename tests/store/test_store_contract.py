@@ -247,7 +247,9 @@ def test_a_failing_deadline_is_set_aside_and_the_others_still_run(
     assert engine.run_due_timers() == []  # nothing left blocking
 
 
-def test_a_batch_commits_together_and_refuses_one_by_one(engine: Deliberation, db: Database) -> None:
+def test_a_batch_commits_together_and_refuses_one_by_one(
+    engine: Deliberation, db: Database
+) -> None:
     """Group commit: good commands of a batch stand, a refused one changes nothing."""
     (opened, _) = engine.handle(actor("alice", True), c.Propose("Text"))
     number = opened.proposal

@@ -15,7 +15,16 @@ from deliberation.phases import mermaid
 ROOT = Path(__file__).resolve().parents[2]
 
 FORBIDDEN = {
-    "deliberation": {"bot", "adapters", "telegram", "nio", "aiohttp", "babel", "gettext", "apscheduler"},
+    "deliberation": {
+        "bot",
+        "adapters",
+        "telegram",
+        "nio",
+        "aiohttp",
+        "babel",
+        "gettext",
+        "apscheduler",
+    },
     "bot": {"adapters"},
 }
 # The composition root is the one place in bot/ that knows the concrete adapters.

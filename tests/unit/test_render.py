@@ -101,7 +101,14 @@ EVENTS: list[e.Event] = [
         chain_head="ab" * 32,
     ),
     e.Decided(
-        "g", 1, "new", Verdict.OBJECTED, Tally(1, 0, 1, 0), 3, "consent", objections=(e.Statement(HOSTILE, HOSTILE),)
+        "g",
+        1,
+        "new",
+        Verdict.OBJECTED,
+        Tally(1, 0, 1, 0),
+        3,
+        "consent",
+        objections=(e.Statement(HOSTILE, HOSTILE),),
     ),
     e.Decided("g", 1, "new", Verdict.NO_QUORUM, Tally(1, 0, 0, 0), 9, "consent"),
     e.Resolved("g", 1, 2, (HOSTILE,), NOW, HOSTILE),
