@@ -2,14 +2,13 @@
 
 Groups and people are named by a platform-qualified string (``telegram:-100123``,
 ``matrix:!room:server``, ``console:alice``) so that one store can hold groups of every
-platform side by side. Proposals, amendments and clauses carry numbers that are unique in
-the whole store; users may type ``P12`` or just ``12``.
+platform side by side; the adapters build them. Proposals, amendments and clauses carry
+numbers that are unique in the whole store; users may type ``P12`` or just ``12``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 
 from deliberation.errors import DomainError
@@ -41,40 +40,3 @@ def looks_like_number(token: str, kind: Kind) -> bool:
     """True when ``token`` names a thing of ``kind`` (used to tell an id from free text)."""
     match = _NUMBER.match(token.strip())
     return bool(match) and (not match.group(1) or match.group(1).upper() == kind.value)
-
-
-def label(kind: Kind, number: int) -> str:
-    """The way a number is shown to people: ``P12``."""
-    return f"{kind.value}{number}"
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRef:
-    """A group on a platform: ``platform:chat`` (the chat part may itself contain colons)."""
-
-    platform: str
-    chat: str
-
-    def __str__(self) -> str:
-        return f"{self.platform}:{self.chat}"
-
-    @classmethod
-    def parse(cls, text: str) -> GroupRef:
-        platform, _, chat = text.partition(":")
-        return cls(platform, chat)
-
-
-@dataclass(frozen=True, slots=True)
-class PersonRef:
-    """A person on a platform: ``platform:user``."""
-
-    platform: str
-    user: str
-
-    def __str__(self) -> str:
-        return f"{self.platform}:{self.user}"
-
-    @classmethod
-    def parse(cls, text: str) -> PersonRef:
-        platform, _, user = text.partition(":")
-        return cls(platform, user)
