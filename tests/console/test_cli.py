@@ -109,3 +109,15 @@ def test_deadlines_missed_while_down_are_carried_out_at_start(db: Path) -> None:
     second = charterbot("demo", db=db, stdin="")
     assert "Late: this fell due while the bot was offline." in second.stdout
     assert "The amendment phase of P1 is closed." in second.stdout
+
+
+def test_messages_left_undelivered_by_a_crash_are_delivered_at_start(db: Path) -> None:
+    """The outbox row is written with the change; a crash before delivery loses nothing."""
+    first = charterbot("demo", db=db, stdin="alice: /propose Boats are shared\n")
+    assert first.returncode == 0
+    with sqlite3.connect(db) as conn:  # as if the process died right after the commit
+        conn.execute("UPDATE outbox SET state = 'pending', sent_at = NULL")
+    second = charterbot("demo", db=db, stdin="")
+    assert "bot: P1: new clause proposed by alice:" in second.stdout
+    third = charterbot("demo", db=db, stdin="")
+    assert third.stdout == ""  # delivered once
