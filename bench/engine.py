@@ -38,7 +38,8 @@ from bot.i18n import get_translator  # noqa: E402
 from deliberation import commands as c  # noqa: E402
 from deliberation import queries  # noqa: E402
 from deliberation.model import Group, Member, Person, Position, Round  # noqa: E402
-from deliberation.services import Defaults, Deliberation  # noqa: E402
+from deliberation.services import Deliberation  # noqa: E402
+from deliberation.settings import Defaults  # noqa: E402
 from deliberation.store.db import Database  # noqa: E402
 from deliberation.store.migrate import upgrade  # noqa: E402
 from deliberation.timers import ManualClock  # noqa: E402

@@ -15,7 +15,8 @@ from bot.logging import get_logger
 from bot.messages import Adapter
 from bot.outbox import Outbox
 from bot.router import Router
-from deliberation.services import Defaults, Deliberation
+from deliberation.services import Deliberation
+from deliberation.settings import Defaults
 from deliberation.store.db import Database
 from deliberation.store.migrate import upgrade
 from deliberation.timers import Clock, ManualClock, SystemClock

@@ -30,7 +30,7 @@ from deliberation.model import (
     Round,
 )
 from deliberation.phases import OPEN, Phase
-from deliberation.services import SETTINGS
+from deliberation.settings import SETTINGS
 from deliberation.tally import Tally
 
 MAX_LISTED = 50  # objections and concerns listed by /status; the web page lists all

@@ -21,7 +21,8 @@ from deliberation import commands as c
 from deliberation import events as e
 from deliberation.errors import DomainError
 from deliberation.model import Base, ChainEntry
-from deliberation.services import Defaults, Deliberation
+from deliberation.services import Deliberation
+from deliberation.settings import Defaults
 from deliberation.store.db import Database
 from deliberation.store.migrate import upgrade
 from deliberation.timers import ManualClock

@@ -11,7 +11,8 @@ from deliberation import commands as c
 from deliberation import events as e
 from deliberation import queries
 from deliberation.model import ChainEntry, Clause, ClauseVersion, Proposal
-from deliberation.services import MAX_REASON, Defaults, Deliberation
+from deliberation.services import MAX_REASON, Deliberation
+from deliberation.settings import Defaults
 from deliberation.store.db import Database
 from deliberation.tally import Verdict
 from deliberation.timers import ManualClock

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from deliberation import commands as c
 from deliberation import events as e
 from deliberation.model import Group, Mediator
-from deliberation.services import SETTINGS
+from deliberation.settings import SETTINGS
 from tests.service.conftest import START, Chat
 
 # key -> (value typed, value stored on the group, value shown in the event)

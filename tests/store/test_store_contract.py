@@ -16,7 +16,8 @@ from deliberation import commands as c
 from deliberation import queries
 from deliberation.errors import DomainError
 from deliberation.model import ChainEntry, Clause, ClauseVersion, Position, PositionChange, Timer
-from deliberation.services import Defaults, Deliberation
+from deliberation.services import Deliberation
+from deliberation.settings import Defaults
 from deliberation.store.db import Database, is_memory
 from deliberation.store.migrate import is_current, upgrade
 from deliberation.timers import ManualClock

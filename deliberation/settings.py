@@ -1,0 +1,81 @@
+"""Group settings: the defaults a new group starts with, and what a mediator may set.
+
+Each settable key has a parser that turns the typed text into the stored value or refuses
+it, with the expectation shown in the refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from deliberation.tally import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """Settings a new group starts with (config ``[deliberation]`` and ``[bot]``)."""
+
+    rule: str = "consent"
+    quorum: str = "0.5"
+    quorum_min: int = 2
+    amendment_hours: float = 48
+    consent_hours: float = 72
+    review_months: int = 12
+    on_expiry: str = "lapse"
+    expire_days: int = 14
+    locale: str = "en"
+    timezone: str = "UTC"
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("on", "true", "yes", "1"):
+        return True
+    if lowered in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(value)
+
+
+def _parse_quorum(value: str) -> str:
+    number = Decimal(value.strip().rstrip("%")) / (100 if value.strip().endswith("%") else 1)
+    if not 0 < number <= 1:
+        raise ValueError(value)
+    return str(number.normalize())
+
+
+def _ranged(kind: type, low: float, high: float) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        number = kind(value.strip())
+        if not low <= number <= high:
+            raise ValueError(value)
+        return number
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.strip() not in options:
+            raise ValueError(value)
+        return value.strip()
+
+    return parse
+
+
+# key -> (parser, the expectation shown when a value is refused)
+SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "rule": (_choice(*Rule), "consent | majority | supermajority"),
+    "quorum": (_parse_quorum, "0 < quorum <= 1 (e.g. 0.5 or 50%)"),
+    "quorum_min": (_ranged(int, 1, 100_000), "1 ... 100000"),
+    "amendment_hours": (_ranged(float, 0, 8760), "0 ... 8760"),
+    "consent_hours": (_ranged(float, 0.1, 8760), "0.1 ... 8760"),
+    "review_months": (_ranged(int, 1, 120), "1 ... 120"),
+    "on_expiry": (_choice("lapse", "keep"), "lapse | keep"),
+    "expire_days": (_ranged(int, 1, 3650), "1 ... 3650"),
+    "named_votes": (_parse_bool, "on | off"),
+    "show_tally": (_choice("live", "after_vote", "after_close"), "live | after_vote | after_close"),
+    "public": (_parse_bool, "on | off"),
+}
