@@ -167,6 +167,8 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
             n=ev.proposal, author=t(ev.author)
         )
     lines = [r.markup.bold(head), block(r, ev.text)]
+    if ev.closes_at is None:  # no amendment phase: the consent round's message follows
+        return "\n".join(lines)
     if ev.phase == "amendment":
         lines.append(_("Amendment phase until {when}.").format(when=r.when(ev.closes_at)))
         lines.append(
@@ -228,9 +230,12 @@ def _amendment_accepted(r: Reader, ev: e.AmendmentAccepted) -> str:
 def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
     _ = r.tr.gettext
     t = r.markup.text
-    lines = [
-        late_note(r, ev.late) + _("The amendment phase of P{n} is closed.").format(n=ev.proposal)
-    ]
+    lines = []
+    if not ev.skipped:
+        lines.append(
+            late_note(r, ev.late)
+            + _("The amendment phase of P{n} is closed.").format(n=ev.proposal)
+        )
     for a in ev.applied:
         lines.append(
             _("Applied: A{a} by {author} (version {v}).").format(
@@ -257,7 +262,8 @@ def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
             )
         )
     )
-    lines.append(block(r, ev.text))
+    if not ev.skipped:  # otherwise the text was just shown with the proposal
+        lines.append(block(r, ev.text))
     lines.append(consent_hint(r, ev.proposal))
     return "\n".join(lines)
 

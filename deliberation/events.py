@@ -88,6 +88,7 @@ class ConsentOpened(Event):
     not_passed: tuple[int, ...] = ()
     clause: int | None = None
     late: bool = False
+    skipped: bool = False  # the group has no amendment phase (amendment_hours = 0)
 
 
 @dataclass(frozen=True, slots=True)

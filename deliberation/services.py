@@ -13,6 +13,7 @@ so either everything is stored or nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -409,7 +410,11 @@ class _Work:
             if clause.status != "active":
                 raise DomainError("clause_not_active", number=clause.id, status=clause.status)
         proposal = self._open(group, actor, cmd.kind, text, clause)
-        return [self._opened_event(group, proposal)] + self._maybe_skip_amendment(group, proposal)
+        opened = self._opened_event(group, proposal)
+        skipped = self._maybe_skip_amendment(group, proposal)
+        if skipped:  # announced as a proposal in consent; the round's timing follows
+            opened = dataclasses.replace(opened, phase=Phase.CONSENT.value, closes_at=None)
+        return [opened, *skipped]
 
     def do_Renew(self, group: Group, actor: c.Actor, cmd: c.Renew) -> list[e.Event]:
         clause = self.active_clause(group, cmd.clause)
@@ -518,7 +523,7 @@ class _Work:
         """``amendment_hours = 0`` goes straight to consent."""
         if group.amendment_hours > 0:
             return []
-        return [self._close_amendment(group, proposal, late=False)]
+        return [self._close_amendment(group, proposal, late=False, skipped=True)]
 
     # -- amendments --------------------------------------------------------------------
 
@@ -674,7 +679,9 @@ class _Work:
         self.s.flush()
         return fit
 
-    def _close_amendment(self, group: Group, proposal: Proposal, late: bool) -> e.ConsentOpened:
+    def _close_amendment(
+        self, group: Group, proposal: Proposal, late: bool, skipped: bool = False
+    ) -> e.ConsentOpened:
         """Apply supported amendments by net support, report conflicts, open consent."""
         self.current_round(proposal, Phase.AMENDMENT).closed_at = self.now
         open_ones = self.s.scalars(
@@ -721,6 +728,7 @@ class _Work:
             not_passed=not_passed,
             clause=proposal.clause_id,
             late=late,
+            skipped=skipped,
         )
 
     # -- consent -----------------------------------------------------------------------
@@ -1049,7 +1057,10 @@ class _Work:
             raise DomainError("bad_setting_value", key=key, expected=expected) from None
         setattr(group, key, value)
         self.s.flush()
-        shown = ("on" if value else "off") if isinstance(value, bool) else str(value)
+        if isinstance(value, bool):
+            shown = "on" if value else "off"
+        else:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
         return [e.SettingChanged(group=group.id, key=key, value=shown)]
 
     def do_AddMediator(self, group: Group, actor: c.Actor, cmd: c.AddMediator) -> list[e.Event]:

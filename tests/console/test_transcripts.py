@@ -171,3 +171,14 @@ def test_a_second_console_group(console: Console) -> None:
     with console.db.unit_of_work(write=False) as uow:
         assert uow.session.scalars(select(Proposal.group_id)).all() == ["console:coast"]
         assert uow.session.scalars(select(Clause)).all() == []
+
+
+def test_a_group_without_amendment_phase_goes_straight_to_consent(console: Console) -> None:
+    assert (
+        console.text("alice: /settings amendment_hours 0")
+        == "bot: Setting amendment_hours is now 0."
+    )
+    out = console.text("alice: /propose Boats are shared")
+    assert "Amendment phase" not in out and "amendment phase" not in out
+    assert "Consent round 1 on P1 (version 1), until" in out
+    assert out.count("Boats are shared") == 1
