@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TextIO
@@ -27,19 +28,10 @@ MAX_SLEEP = 60.0  # seconds between sweeps for deadlines even when none is known
 
 
 def defaults_from(config: Config) -> Defaults:
-    d = config.deliberation
-    return Defaults(
-        rule=d.rule,
-        quorum=str(d.quorum),
-        quorum_min=d.quorum_min,
-        amendment_hours=d.amendment_hours,
-        consent_hours=d.consent_hours,
-        review_months=d.review_months,
-        on_expiry=d.on_expiry,
-        expire_days=d.expire_days,
-        locale=config.bot.default_locale,
-        timezone=config.bot.timezone,
-    )
+    """``[deliberation]`` (same key names) plus the bot's default language and time zone."""
+    settings = dataclasses.asdict(config.deliberation)
+    settings["quorum"] = str(settings["quorum"])  # stored as a decimal string, read as a Fraction
+    return Defaults(**settings, locale=config.bot.default_locale, timezone=config.bot.timezone)
 
 
 def open_database(config: Config) -> Database:

@@ -143,6 +143,17 @@ def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
     return lines
 
 
+def amendment_counts(s: Session, amendment_id: int) -> tuple[int, int]:
+    """How many members support and oppose an amendment."""
+    rows = s.execute(
+        select(AmendmentVote.support, func.count())
+        .where(AmendmentVote.amendment_id == amendment_id)
+        .group_by(AmendmentVote.support)
+    ).all()
+    counts = {bool(support): n for support, n in rows}
+    return counts.get(True, 0), counts.get(False, 0)
+
+
 def proposal(s: Session, group_id: str, number: int, reader: str | None) -> ProposalView:
     """One proposal as ``reader`` may see it (counts per show_tally, names per named_votes)."""
     p = s.get(Proposal, number)
@@ -156,13 +167,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
     for a in s.scalars(
         select(Amendment).where(Amendment.proposal_id == p.id).order_by(Amendment.id)
     ):
-        votes = dict(
-            s.execute(
-                select(AmendmentVote.support, func.count())
-                .where(AmendmentVote.amendment_id == a.id)
-                .group_by(AmendmentVote.support)
-            ).all()
-        )
+        support, oppose = amendment_counts(s, a.id)
         author = s.get(Person, a.author_id)
         amendments.append(
             AmendmentView(
@@ -172,8 +177,8 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
                 a.passage,
                 a.replacement,
                 a.text,
-                votes.get(True, 0),
-                votes.get(False, 0),
+                support,
+                oppose,
             )
         )
     round_ = s.scalars(

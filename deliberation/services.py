@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from deliberation import actors, positions
+from deliberation import actors, positions, queries
 from deliberation import charter as chain
 from deliberation import commands as c
 from deliberation import events as e
@@ -259,24 +259,14 @@ class _Work:
         actors.enter(self.s.connection(), actor, self.now, self._new_group)
 
     def _new_group(self, group_id: str) -> Group:
-        d = self.defaults
         group = Group(
             id=group_id,
             platform=group_id.partition(":")[0],
             title=group_id,
-            rule=d.rule,
-            quorum=d.quorum,
-            quorum_min=d.quorum_min,
-            amendment_hours=d.amendment_hours,
-            consent_hours=d.consent_hours,
-            review_months=d.review_months,
-            on_expiry=d.on_expiry,
-            expire_days=d.expire_days,
+            **self.defaults.group_columns(),
             named_votes=True,
             show_tally="live",
             public=False,
-            languages=d.locale,
-            timezone=d.timezone,
             member_count=0,
             created_at=self.now,
         )
@@ -599,7 +589,7 @@ class _Work:
         else:
             vote.support, vote.at = cmd.support, self.now
         self.s.flush()
-        support, oppose = self._amendment_counts(amendment.id)
+        support, oppose = queries.amendment_counts(self.s, amendment.id)
         return [
             e.AmendmentVoted(
                 group=group.id,
@@ -611,15 +601,6 @@ class _Work:
                 opposers=oppose,
             )
         ]
-
-    def _amendment_counts(self, amendment_id: int) -> tuple[int, int]:
-        rows = self.s.execute(
-            select(AmendmentVote.support, func.count())
-            .where(AmendmentVote.amendment_id == amendment_id)
-            .group_by(AmendmentVote.support)
-        ).all()
-        counts = {bool(support): n for support, n in rows}
-        return counts.get(True, 0), counts.get(False, 0)
 
     def do_AcceptAmendment(
         self, group: Group, actor: c.Actor, cmd: c.AcceptAmendment
@@ -690,7 +671,7 @@ class _Work:
             .order_by(Amendment.id)
         ).all()
         by_number = {a.id: a for a in open_ones}
-        counts = [(a.id, *self._amendment_counts(a.id)) for a in open_ones]
+        counts = [(a.id, *queries.amendment_counts(self.s, a.id)) for a in open_ones]
         order = order_by_support(counts)
         applied: list[e.AppliedAmendment] = []
         conflicts: list[e.ConflictingAmendment] = []

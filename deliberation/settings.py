@@ -13,6 +13,18 @@ from typing import Any
 
 from deliberation.tally import Rule
 
+# The settings a group copies from the defaults when it is first seen.
+GROUP_SETTINGS = (
+    "rule",
+    "quorum",
+    "quorum_min",
+    "amendment_hours",
+    "consent_hours",
+    "review_months",
+    "on_expiry",
+    "expire_days",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
@@ -28,6 +40,11 @@ class Defaults:
     expire_days: int = 14
     locale: str = "en"
     timezone: str = "UTC"
+
+    def group_columns(self) -> dict[str, Any]:
+        """A new group's settings, by ``Group`` column (the first language is ``locale``)."""
+        settings = {key: getattr(self, key) for key in GROUP_SETTINGS}
+        return settings | {"languages": self.locale, "timezone": self.timezone}
 
 
 def _parse_bool(value: str) -> bool:
