@@ -67,20 +67,6 @@ class Router:
 
     def handle_message(self, msg: MessageIn) -> None:
         adapter = self.adapters[msg.platform]
-        prefix = adapter.caps.prefix
-        try:
-            request = g.parse(msg.text, prefix, adapter.caps.username)
-        except g.UnknownCommand as exc:
-            self._reply_only(msg, partial(render.unknown, name=exc.name))
-            return
-        except g.UsageError as exc:
-            self._reply_only(msg, partial(render.usage, command=exc.command))
-            return
-        except DomainError as exc:
-            self._reply_only(msg, partial(render.error, err=exc))
-            return
-        if request is None:
-            return  # ordinary conversation: not ours
         actor = c.Actor(
             group=msg.chat,
             person=msg.sender,
@@ -91,6 +77,9 @@ class Router:
             language_hint=msg.language_hint,
         )
         try:
+            request = g.parse(msg.text, adapter.caps.prefix, adapter.caps.username)
+            if request is None:
+                return  # ordinary conversation: not ours
             if isinstance(request, g.MediatorRequest):
                 request = self._mediator_command(adapter, msg, request)
             if isinstance(request, c.SetLanguage):
@@ -99,10 +88,12 @@ class Router:
                 self._query(msg, actor, request)
             else:
                 self.engine.handle(actor, request, self._before_commit(msg))
-        except DomainError as exc:
-            self._reply_only(msg, partial(render.error, err=exc))
+        except g.UnknownCommand as exc:
+            self._reply_only(msg, partial(render.unknown, name=exc.name))
         except g.UsageError as exc:
             self._reply_only(msg, partial(render.usage, command=exc.command))
+        except DomainError as exc:
+            self._reply_only(msg, partial(render.error, err=exc))
         except _Duplicate:
             log.info("inbox.duplicate", platform=msg.platform, key=msg.dedupe_key)
 
