@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TextIO
 
-from bot.messages import Capabilities, MessageIn, Sink
+from bot.messages import Capabilities, MessageIn, Outbound, Sink
 
 MAIN = "main"
 _LINE = re.compile(r"^\s*([\w.\-]+)(?:@([\w.\-]+))?\s*:\s?(.*)$", re.DOTALL)
@@ -57,12 +57,19 @@ class ConsoleAdapter:
 
     # -- output ------------------------------------------------------------------------
 
-    async def send(self, chat: str, text: str) -> None:
+    async def send(self, chat: str, message: Outbound) -> str | None:
         group = chat.removeprefix("console:")
         label = "bot" if group == MAIN else f"bot@{group}"
-        for line in text.split("\n"):
+        for line in message.text.split("\n"):
             self.out.write(f"{label}: {line}\n")
         self.out.flush()
+        return None
+
+    async def edit(self, chat: str, ref: str, message: Outbound) -> None:
+        return None  # the console shows no cards (``caps.buttons`` is false)
+
+    def busy_for(self, chat: str) -> float:
+        return 0.0
 
     def say(self, text: str) -> None:
         """A console notice that is not a bot message (parse errors of console lines)."""
@@ -128,19 +135,18 @@ class ConsoleAdapter:
         name, group, text = match.group(1), match.group(2) or MAIN, match.group(3)
         self._counter += 1
         known = self.members.get(group)
-        await self._sink(
-            MessageIn(
-                platform=self.platform,
-                dedupe_key=f"{self._session}:{self._counter}",
-                chat=f"console:{group}",
-                sender=f"console:{name}",
-                sender_name=name,
-                text=text,
-                platform_admin=name in self.mediators,
-                member=known is None or name in known,
-                member_count=len(known) if known is not None else None,
-            )
+        message = MessageIn(
+            platform=self.platform,
+            dedupe_key=f"{self._session}:{self._counter}",
+            chat=f"console:{group}",
+            sender=f"console:{name}",
+            sender_name=name,
+            text=text,
+            platform_admin=name in self.mediators,
+            member=known is None or name in known,
+            member_count=len(known) if known is not None else None,
         )
+        await self._sink([message], None)
         await self.after_line()
 
     async def _directive(self, text: str) -> None:

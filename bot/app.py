@@ -11,11 +11,14 @@ from datetime import timedelta
 from typing import TextIO
 
 from adapters.console import ConsoleAdapter
+from adapters.telegram import TelegramAdapter
+from adapters.telegram_pacing import Limits
 from bot.config import Config
 from bot.logging import get_logger
 from bot.messages import Adapter
 from bot.outbox import Outbox
 from bot.router import Router
+from deliberation.model import StreamCursor
 from deliberation.services import Deliberation
 from deliberation.settings import Defaults
 from deliberation.store.db import Database
@@ -25,6 +28,7 @@ from deliberation.timers import Clock, ManualClock, SystemClock
 log = get_logger(__name__)
 
 MAX_SLEEP = 60.0  # seconds between sweeps for deadlines even when none is known
+DELIVERY_SWEEP = 1.0  # seconds between sweeps for messages whose back-off ended
 
 
 def defaults_from(config: Config) -> Defaults:
@@ -56,7 +60,7 @@ class App:
         self.router = Router(
             self.engine, self.adapters, self.config.bot.default_locale, self._wake.set
         )
-        self.outbox = Outbox(self.db, self.clock, self.adapters)
+        self.outbox = Outbox(self.db, self.clock, self.adapters, self.router.word_card)
 
     @classmethod
     def build(cls, config: Config, clock: Clock | None = None, db: Database | None = None) -> App:
@@ -69,9 +73,33 @@ class App:
         self.adapters[console.platform] = console
         return console
 
+    def add_telegram(self, limits: Limits | None = None, **overrides: object) -> TelegramAdapter:
+        """The ``[telegram]`` bot; ``overrides`` replace adapter options (tests)."""
+        tg = self.config.telegram
+        options: dict[str, object] = {
+            "base_url": tg.base_url,
+            "mode": tg.mode,
+            "webhook_url": tg.webhook_url,
+            "webhook_listen": tg.webhook_listen,
+            "webhook_port": tg.webhook_port,
+            "webhook_secret": tg.webhook_secret,
+            "limits": limits,
+            "default_locale": self.config.bot.default_locale,
+        }
+        options.update(overrides)
+        adapter = TelegramAdapter(tg.token, self.load_cursor, **options)  # type: ignore[arg-type]
+        self.adapters[adapter.platform] = adapter
+        return adapter
+
+    def load_cursor(self, name: str) -> str | None:
+        """A platform's stored stream position (read by the adapter when it starts)."""
+        with self.db.unit_of_work(write=False) as uow:
+            cursor = uow.session.get(StreamCursor, name)
+            return cursor.value if cursor else None
+
     async def settle(self) -> None:
         """Deliver everything the last step queued."""
-        await self.outbox.flush()
+        await self.outbox.settle()
 
     async def advance(self, delta: timedelta) -> None:
         """Move a manual clock, carrying out each deadline at its own moment on the way."""
@@ -81,25 +109,25 @@ class App:
         while (due := await asyncio.to_thread(self.engine.next_due)) is not None and due <= target:
             self.clock.set(max(due, self.clock.now()))
             await self.router.run_timers()
-            await self.outbox.flush()
+            await self.outbox.settle()
         self.clock.set(target)
 
     async def catch_up(self) -> None:
         """Deadlines that fell due while the bot was down, and messages left undelivered."""
         await self.router.run_timers()
-        await self.outbox.flush()
+        await self.outbox.settle()
 
     async def run_demo(self, stream: TextIO) -> None:
         console = self.adapters["console"]
         assert isinstance(console, ConsoleAdapter)
-        await console.start(self.router.on_message)
+        await console.start(self.router.on_batch)
         await self.catch_up()
         await console.read_stream(stream)
 
     async def run_forever(self, stream: TextIO | None = None) -> None:
         """Adapters, deadlines and delivery until cancelled."""
         for adapter in self.adapters.values():
-            await adapter.start(self.router.on_message)
+            await adapter.start(self.router.on_batch)
         tasks = [asyncio.create_task(self._deadlines()), asyncio.create_task(self._deliveries())]
         console = self.adapters.get("console")
         if stream is not None and isinstance(console, ConsoleAdapter):
@@ -111,6 +139,7 @@ class App:
                 task.cancel()
             for adapter in self.adapters.values():
                 await adapter.stop()
+            await self.outbox.stop()
 
     async def _deadlines(self) -> None:
         while True:
@@ -125,7 +154,7 @@ class App:
         while True:
             await self.outbox.flush()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=DELIVERY_SWEEP)
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -63,6 +63,8 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     app = App.build(config, SystemClock())
     if config.console.enabled:
         app.add_console()
+    if config.telegram.enabled:
+        app.add_telegram()
     try:
         asyncio.run(app.run_forever(sys.stdin if config.console.enabled else None))
     except KeyboardInterrupt:

@@ -192,6 +192,20 @@ class TelegramConfig(_Section):
         "", "empty or an http(s) URL such as 'http://127.0.0.1:8081/bot'", _empty_or_http
     )
     mode: str = _opt("polling", *_one_of("polling", "webhook"))
+    webhook_url: str = _opt(
+        "",
+        "empty or the public https URL Telegram calls, e.g. "
+        "'https://bot.example.org/telegram/webhook'",
+        _empty_or_http,
+    )
+    webhook_listen: str = _opt("127.0.0.1", "a non-empty host name or address", bool)
+    webhook_port: int = _opt(8443, "an integer from 1 to 65535", lambda v: 1 <= v <= 65535)
+    webhook_secret: str = _opt(
+        "",
+        "empty (derived from the token) or 1-256 of A-Z a-z 0-9 _ -",
+        lambda v: v == "" or bool(re.fullmatch(r"[A-Za-z0-9_-]{1,256}", v)),
+        secret=True,
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -442,6 +456,12 @@ def _check_combinations(config: Config) -> None:
             f"telegram.token: required when telegram.enabled is true "
             f"(set it or {_env_name('telegram', 'token')})",
             key="telegram.token",
+        )
+    if tg.enabled and tg.mode == "webhook" and not tg.webhook_url:
+        raise ConfigError(
+            "telegram.webhook_url: required when telegram.mode is 'webhook', "
+            "e.g. 'https://bot.example.org/telegram/webhook'",
+            key="telegram.webhook_url",
         )
     if mx.enabled:
         if not mx.homeserver:

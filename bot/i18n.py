@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import functools
 import gettext
+import html
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -155,11 +156,30 @@ class Translator:
     English message is used instead, so a bad catalog entry never breaks a reply.
     """
 
-    __slots__ = ("locale", "_translations")
+    __slots__ = ("locale", "_translations", "_escape", "_escaping")
 
-    def __init__(self, locale: babel.Locale, translations: gettext.NullTranslations) -> None:
+    def __init__(
+        self,
+        locale: babel.Locale,
+        translations: gettext.NullTranslations,
+        escape: Callable[[str], str] | None = None,
+    ) -> None:
         self.locale = locale
         self._translations = translations
+        self._escape = escape
+        self._escaping: Translator | None = None
+
+    def for_html(self) -> Translator:
+        """This translator for HTML output: the message texts themselves are escaped
+        (before the parameters are put in), so a literal ``<reason>`` in a usage line is
+        shown as text and never read as a tag."""
+        if self._escape is not None:
+            return self
+        if self._escaping is None:
+            self._escaping = Translator(
+                self.locale, self._translations, functools.partial(html.escape, quote=False)
+            )
+        return self._escaping
 
     def __repr__(self) -> str:
         return f"Translator({str(self.locale)!r})"
@@ -175,6 +195,8 @@ class Translator:
         """Translate ``msgid``; format it with ``params`` only if any are given (so a
         message with literal braces and no parameters is returned as it is)."""
         text = self._translations.gettext(msgid)
+        if self._escape is not None:
+            text, msgid = self._escape(text), self._escape(msgid)
         if not params:
             return text
         return self._format(text, msgid, params)
@@ -184,6 +206,8 @@ class Translator:
         in the message, next to ``params``."""
         text = self._translations.ngettext(singular, plural, n)
         fallback = singular if n == 1 else plural
+        if self._escape is not None:
+            text, fallback = self._escape(text), self._escape(fallback)
         return self._format(text, fallback, {"n": n, **params})
 
     @staticmethod

@@ -1,6 +1,6 @@
 """The small platform-neutral vocabulary between adapters and the bot.
 
-Adapters turn platform payloads into these and deliver ``Outbound`` text; nothing here
+Adapters turn platform payloads into these and deliver ``Outbound`` messages; nothing here
 knows a platform. ``dedupe_key`` is the platform's own id of the update (Telegram
 ``update_id``, Matrix ``event_id``, the console's line counter), so an update is handled
 once even when a platform delivers it twice or the bot restarts mid-way.
@@ -8,34 +8,109 @@ once even when a platform delivers it twice or the bot restarts mid-way.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class MessageIn:
+    """A person wrote in a chat."""
+
     platform: str
     dedupe_key: str
-    chat: str  # the group id, e.g. "console:main"
-    sender: str  # the person id, e.g. "console:alice"
+    chat: str  # the group id, e.g. "console:main", "telegram:-100123"
+    sender: str  # the person id, e.g. "console:alice", "telegram:42"
     sender_name: str
     text: str
     platform_admin: bool = False
     member: bool = True
     member_count: int | None = None
     language_hint: str | None = None
+    private: bool = False  # a one-to-one chat with the bot, not a group
+    reply_to: str | None = None  # the platform's id of the message this one answers
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPressed:
+    """A person pressed one of the bot's buttons.
+
+    ``data`` is whatever the client sent: it may be forged, so it is parsed as a request
+    and checked like a typed command. ``answer_id`` is what the adapter needs to answer
+    the press (Telegram's callback query id); the answer is sent only after the commit.
+    """
+
+    platform: str
+    dedupe_key: str
+    chat: str
+    sender: str
+    sender_name: str
+    data: str
+    answer_id: str
+    message_ref: str | None = None  # the message that carried the button
+    platform_admin: bool = False
+    member: bool = True
+    member_count: int | None = None
+    language_hint: str | None = None
+    private: bool = False
+
+
+Inbound = MessageIn | ButtonPressed
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a platform's update stream stands (Telegram's next offset, Matrix next_batch),
+    stored in the same commit as the effects of the updates before it."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    data: str  # at most 64 bytes on Telegram; the router re-validates it when pressed
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message as the bot wants it shown; ``text`` is already in the platform's markup."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
+    force_reply: bool = False  # ask the client to open a reply to this message
+    reply_to: str | None = None  # the platform's id of the message this one answers
 
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    max_text: int  # characters per message
+    max_text: int  # characters per message (Telegram: UTF-16 code units)
     markup: str  # "plain" | "html"
     prefix: str  # the command prefix
     username: str | None = None  # the bot's own name, for "/cmd@name" addressed to it
+    buttons: bool = False  # live cards with buttons instead of plain announcements
 
 
-Sink = Callable[[MessageIn], Awaitable[None]]
+class DeliveryError(Exception):
+    """A send or edit that did not go through.
+
+    ``retry_after`` is the platform's own wait (seconds) when it gave one; ``permanent``
+    means retrying cannot help (the bot was removed from the chat, the message is gone).
+    """
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+# The bot's answer to each item of a batch: for a button press the short note shown to the
+# presser (None for other items). Returned only after the batch was committed.
+Sink = Callable[[Sequence[Inbound], Cursor | None], Awaitable[list[str | None]]]
 
 
 class Adapter(Protocol):
@@ -48,7 +123,15 @@ class Adapter(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send(self, chat: str, text: str) -> None: ...
+    async def send(self, chat: str, message: Outbound) -> str | None:
+        """Post a message; returns the platform's id of it (to edit it later), if any."""
+        ...
+
+    async def edit(self, chat: str, ref: str, message: Outbound) -> None: ...
+
+    def busy_for(self, chat: str) -> float:
+        """Seconds until ``chat`` may take another message (flood limits); 0 if now."""
+        ...
 
     def resolve_user(self, chat: str, user: str) -> tuple[str, str] | None:
         """A person id and display name for a user named in a command, or None."""

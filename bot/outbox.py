@@ -2,49 +2,44 @@
 as the change it reports, and delivered after the commit.
 
 A crash after the commit and before delivery leaves the row pending; the next start
-delivers it. Rows are delivered in order per platform; a failing send is retried with
-back-off and never blocks other platforms.
+delivers it. Each chat has its own worker, so one chat waiting out a flood limit or a
+failing platform never holds up the others; rows of one chat go out in order. A failed
+attempt is retried with back-off (the platform's ``retry_after`` when it gave one) and
+only a permanent refusal marks a row failed. Long texts are sent in parts and the parts
+already sent are counted, so a retry does not post them twice.
+
+Live cards are posted through the outbox like any message and then edited when they fall
+behind the store. The edit is worded right before it is sent, once the chat may take a
+message again, so a burst of changes costs one edit: that is the coalescing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.logging import get_logger
-from bot.messages import Adapter
-from deliberation.model import OutboxItem
+from bot.messages import Adapter, Button, DeliveryError, Outbound
+from bot.textsplit import split_message
+from deliberation.model import Card, OutboxItem
 from deliberation.store.db import Database
 from deliberation.timers import Clock
 
 log = get_logger(__name__)
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = 300.0  # seconds
+WAIT_IN_WORKER = 30.0  # a back-off up to this long is waited out by the chat's worker
 
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut a long message at line breaks (or hard, for one very long line) to fit ``limit``."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not parts:
-        parts.append(current)
-    return parts
+# (session, platform, chat, subject) -> the card as it should look now, or None
+WordCard = Callable[[Session, str, str, str], Outbound | None]
 
 
 def enqueue(
@@ -54,69 +49,340 @@ def enqueue(
     text: str,
     now: datetime,
     proposal: int | None = None,
+    buttons: tuple[tuple[Button, ...], ...] | None = None,
 ) -> None:
     """Queue a message inside the caller's transaction."""
     session.add(
-        OutboxItem(platform=platform, chat=chat, text=text, proposal_id=proposal, created_at=now)
+        OutboxItem(
+            platform=platform,
+            chat=chat,
+            text=text,
+            proposal_id=proposal,
+            created_at=now,
+            buttons=json.dumps([[[b.label, b.data] for b in row] for row in buttons])
+            if buttons
+            else None,
+        )
     )
 
 
-class Outbox:
-    """Delivers pending rows through the adapters."""
+def backoff(attempts: int) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: 1, 2, 4 ... up to five minutes."""
+    return min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
 
-    def __init__(self, db: Database, clock: Clock, adapters: dict[str, Adapter]) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """What a worker needs of an outbox row, read in one short transaction."""
+
+    id: int
+    platform: str
+    chat: str
+    text: str
+    purpose: str
+    subject: str | None
+    buttons: tuple[tuple[Button, ...], ...]
+    parts_sent: int
+    attempts: int
+
+
+class Outbox:
+    """Delivers pending rows and edits cards that fell behind, through the adapters."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        adapters: dict[str, Adapter],
+        word_card: WordCard | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.adapters = adapters
-        self._lock = asyncio.Lock()
+        self.word_card = word_card
+        # Back-off is real time, whatever clock the engine runs on (the demo's is manual).
+        self.wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
 
-    async def flush(self) -> int:
-        """Deliver everything pending now; returns how many messages were sent."""
-        async with self._lock:
-            sent = 0
-            for platform, adapter in self.adapters.items():
-                sent += await self._flush_platform(platform, adapter)
-            return sent
+    # -- scheduling ----------------------------------------------------------------------
 
-    async def _flush_platform(self, platform: str, adapter: Adapter) -> int:
-        sent = 0
+    async def flush(self) -> None:
+        """Start a worker for every chat with something to deliver now."""
+        for key in await asyncio.to_thread(self._due_chats):
+            task = self._workers.get(key)
+            if task is None or task.done():
+                self._workers[key] = asyncio.create_task(self._work(*key))
+
+    async def settle(self) -> None:
+        """Deliver everything deliverable now and wait until it is done (console, tests)."""
         while True:
-            with self.db.unit_of_work(write=False) as uow:
-                rows = uow.session.scalars(
-                    select(OutboxItem)
-                    .where(OutboxItem.platform == platform, OutboxItem.state == "pending")
-                    .order_by(OutboxItem.id)
-                    .limit(50)
-                ).all()
-            if not rows:
-                return sent
-            for row in rows:
-                try:
-                    for part in split_text(row.text, adapter.caps.max_text):
-                        await adapter.send(row.chat, part)
-                except Exception as exc:  # noqa: BLE001 - any platform failure is retried later
-                    self._failed(row.id, exc)
-                    return sent
-                self._mark(row.id, "sent")
-                sent += 1
+            await self.flush()
+            running = [t for t in self._workers.values() if not t.done()]
+            if not running:
+                return
+            await asyncio.gather(*running, return_exceptions=True)
 
-    def _mark(self, row_id: int, state: str) -> None:
+    async def stop(self) -> None:
+        for task in self._workers.values():
+            task.cancel()
+        for task in self._workers.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._workers.clear()
+
+    def _due_chats(self) -> list[tuple[str, str]]:
+        """Chats (per platform; one key per platform that must keep one order) with work."""
+        now = self.wall()
+        keys: dict[tuple[str, str], None] = {}
+        with self.db.unit_of_work(write=False) as uow:
+            s = uow.session
+            for platform in self.adapters:
+                chats = s.execute(
+                    select(OutboxItem.chat)
+                    .where(
+                        OutboxItem.platform == platform,
+                        OutboxItem.state == "pending",
+                        or_(OutboxItem.not_before.is_(None), OutboxItem.not_before <= now),
+                    )
+                    .group_by(OutboxItem.chat)
+                    .order_by(func.min(OutboxItem.id))
+                ).scalars()
+                behind = s.scalars(
+                    select(Card.chat).where(
+                        Card.platform == platform,
+                        Card.version > Card.shown_version,
+                        Card.message_ref.is_not(None),
+                    )
+                )
+                for chat in [*chats, *behind]:
+                    keys[(platform, self._lane(platform, chat))] = None
+        return list(keys)
+
+    def _lane(self, platform: str, chat: str) -> str:
+        """A chat's own worker where the platform delivers concurrently, else one for all."""
+        return chat if self.adapters[platform].caps.buttons else "*"
+
+    # -- a worker ------------------------------------------------------------------------
+
+    async def _work(self, platform: str, lane: str) -> None:
+        adapter = self.adapters[platform]
+        try:
+            while True:
+                row = await asyncio.to_thread(self._next_row, platform, lane)
+                if row is not None:
+                    if not await self._deliver(adapter, row):
+                        # Later rows of the lane keep their order behind this one: wait out a
+                        # short back-off here, a long one in the delivery loop.
+                        wait = await asyncio.to_thread(self._wait_for, row.id)
+                        if wait is None or wait > WAIT_IN_WORKER:
+                            return
+                        await asyncio.sleep(wait)
+                    continue
+                if lane == "*" or not await self._edit_card(adapter, platform, lane):
+                    return
+        except Exception:  # noqa: BLE001 - a worker must not die silently
+            log.exception("outbox.worker_failed", platform=platform)
+
+    def _next_row(self, platform: str, lane: str) -> _Row | None:
+        now = self.wall()
+        with self.db.unit_of_work(write=False) as uow:
+            query = (
+                select(OutboxItem)
+                .where(OutboxItem.platform == platform, OutboxItem.state == "pending")
+                .order_by(OutboxItem.id)
+                .limit(1)
+            )
+            if lane != "*":
+                query = query.where(OutboxItem.chat == lane)
+            item = uow.session.scalars(query).first()
+            if item is None or (item.not_before is not None and item.not_before > now):
+                return None
+            rows = json.loads(item.buttons) if item.buttons else []
+            return _Row(
+                id=item.id,
+                platform=item.platform,
+                chat=item.chat,
+                text=item.text,
+                purpose=item.purpose,
+                subject=item.subject,
+                buttons=tuple(tuple(Button(label, data) for label, data in r) for r in rows),
+                parts_sent=item.parts_sent,
+                attempts=item.attempts,
+            )
+
+    async def _deliver(self, adapter: Adapter, row: _Row) -> bool:
+        """Send one row; False when the lane must wait (the row stays pending)."""
+        try:
+            if row.purpose == "card":
+                await self._post_card(adapter, row)
+                return True
+            html = adapter.caps.markup == "html"
+            parts = [p for p in split_message(row.text, adapter.caps.max_text, html) if p.strip()]
+            ref = None
+            for index in range(row.parts_sent, len(parts)):
+                last = index == len(parts) - 1
+                message = Outbound(
+                    parts[index],
+                    buttons=row.buttons if last else (),
+                    force_reply=last and row.purpose == "prompt",
+                )
+                ref = await adapter.send(row.chat, message)
+                if not last:
+                    await asyncio.to_thread(self._progress, row.id, index + 1)
+        except DeliveryError as exc:
+            await asyncio.to_thread(self._failed, row, exc)
+            return exc.permanent
+        await asyncio.to_thread(self._sent, row.id, ref)
+        return True
+
+    async def _post_card(self, adapter: Adapter, row: _Row) -> None:
+        assert row.subject is not None and self.word_card is not None
+        worded = await asyncio.to_thread(self._word, row.platform, row.chat, row.subject)
+        if worded is None:
+            await asyncio.to_thread(self._sent, row.id, None)
+            return
+        version, message = worded
+        ref = await adapter.send(row.chat, message)
+        await asyncio.to_thread(self._card_posted, row, ref, version)
+
+    async def _edit_card(self, adapter: Adapter, platform: str, chat: str) -> bool:
+        """Bring one card of ``chat`` up to date; False when none is behind."""
+        found = await asyncio.to_thread(self._behind_card, platform, chat)
+        if found is None:
+            return False
+        subject, ref = found
+        wait = adapter.busy_for(chat)
+        if wait > 0:
+            await asyncio.sleep(wait)  # more changes may arrive meanwhile: one edit for all
+        worded = await asyncio.to_thread(self._word, platform, chat, subject)
+        if worded is None:
+            await asyncio.to_thread(self._card_shown, platform, chat, subject, None, None)
+            return True
+        version, message = worded
+        try:
+            await adapter.edit(chat, ref, message)
+        except DeliveryError as exc:
+            if exc.permanent:  # the card was deleted: post it anew
+                log.warning("outbox.card_gone", platform=platform, subject=subject)
+                await asyncio.to_thread(self._repost_card, platform, chat, subject)
+                return True
+            log.info("outbox.edit_deferred", platform=platform, reason=exc.reason)
+            return False
+        await asyncio.to_thread(self._card_shown, platform, chat, subject, version, ref)
+        return True
+
+    # -- store ---------------------------------------------------------------------------
+
+    def _word(self, platform: str, chat: str, subject: str) -> tuple[int, Outbound] | None:
+        assert self.word_card is not None
+        with self.db.unit_of_work(write=False) as uow:
+            card = uow.session.get(Card, (platform, chat, subject))
+            message = self.word_card(uow.session, platform, chat, subject)
+            if message is None:
+                return None
+            return (card.version if card else 0), message
+
+    def _behind_card(self, platform: str, chat: str) -> tuple[str, str] | None:
+        with self.db.unit_of_work(write=False) as uow:
+            card = uow.session.scalars(
+                select(Card)
+                .where(
+                    Card.platform == platform,
+                    Card.chat == chat,
+                    Card.version > Card.shown_version,
+                    Card.message_ref.is_not(None),
+                )
+                .order_by(Card.edited_at.is_not(None), Card.edited_at)
+                .limit(1)
+            ).first()
+            if card is None or card.message_ref is None:
+                return None
+            return card.subject, card.message_ref
+
+    def _card_shown(
+        self, platform: str, chat: str, subject: str, version: int | None, ref: str | None
+    ) -> None:
         with self.db.unit_of_work() as uow:
-            row = uow.session.get(OutboxItem, row_id)
-            if row is not None:
-                row.state = state
-                row.sent_at = self.clock.now()
+            card = uow.session.get(Card, (platform, chat, subject))
+            if card is not None:
+                card.shown_version = max(card.shown_version, version or card.version)
+                card.edited_at = self.clock.now()
                 uow.commit()
 
-    def _failed(self, row_id: int, exc: Exception) -> None:
+    def _card_posted(self, row: _Row, ref: str | None, version: int) -> None:
         with self.db.unit_of_work() as uow:
-            row = uow.session.get(OutboxItem, row_id)
-            if row is None:
+            s = uow.session
+            card = s.get(Card, (row.platform, row.chat, row.subject))
+            if card is not None:
+                card.message_ref = ref
+                card.shown_version = max(card.shown_version, version)
+                card.edited_at = self.clock.now()
+            self._mark_sent(s, row.id, ref)
+            uow.commit()
+
+    def _repost_card(self, platform: str, chat: str, subject: str) -> None:
+        with self.db.unit_of_work() as uow:
+            s = uow.session
+            card = s.get(Card, (platform, chat, subject))
+            if card is None:
                 return
-            row.attempts += 1
-            if row.attempts >= MAX_ATTEMPTS:
-                row.state = "failed"
+            card.message_ref = None
+            s.add(
+                OutboxItem(
+                    platform=platform,
+                    chat=chat,
+                    text="",
+                    created_at=self.clock.now(),
+                    purpose="card",
+                    subject=subject,
+                )
+            )
+            uow.commit()
+
+    def _wait_for(self, row_id: int) -> float | None:
+        """Seconds until a failed row may be tried again (None: it will not be)."""
+        with self.db.unit_of_work(write=False) as uow:
+            item = uow.session.get(OutboxItem, row_id)
+            if item is None or item.state != "pending" or item.not_before is None:
+                return None
+            return max(0.0, (item.not_before - self.wall()).total_seconds())
+
+    def _progress(self, row_id: int, parts_sent: int) -> None:
+        with self.db.unit_of_work() as uow:
+            item = uow.session.get(OutboxItem, row_id)
+            if item is not None:
+                item.parts_sent = parts_sent
+                uow.commit()
+
+    def _sent(self, row_id: int, ref: str | None) -> None:
+        with self.db.unit_of_work() as uow:
+            self._mark_sent(uow.session, row_id, ref)
+            uow.commit()
+
+    def _mark_sent(self, s: Session, row_id: int, ref: str | None) -> None:
+        item = s.get(OutboxItem, row_id)
+        if item is not None:
+            item.state = "sent"
+            item.sent_at = self.clock.now()
+            item.message_ref = ref
+
+    def _failed(self, row: _Row, exc: DeliveryError) -> None:
+        with self.db.unit_of_work() as uow:
+            item = uow.session.get(OutboxItem, row.id)
+            if item is None:
+                return
+            item.attempts += 1
+            if exc.permanent or item.attempts >= MAX_ATTEMPTS:
+                item.state = "failed"
+            else:
+                wait = exc.retry_after if exc.retry_after is not None else backoff(item.attempts)
+                item.not_before = self.wall() + timedelta(seconds=wait)
             log.warning(
-                "outbox.send_failed", row=row_id, attempts=row.attempts, error=type(exc).__name__
+                "outbox.send_failed",
+                row=row.id,
+                platform=row.platform,
+                attempts=item.attempts,
+                state=item.state,
+                reason=exc.reason,
             )
             uow.commit()

@@ -60,6 +60,12 @@ class Reader:
     prefix: str = "/"
     markup: Markup = Markup()  # noqa: RUF009 - an immutable, stateless default
 
+    def __post_init__(self) -> None:
+        # Message texts hold literal "<reason>" and the like: for HTML they are escaped as
+        # well as the user text, whoever builds the reader.
+        if isinstance(self.markup, HtmlMarkup):
+            object.__setattr__(self, "tr", self.tr.for_html())
+
     def when(self, moment: datetime | None) -> str:
         """``Nov 26, 2026, 12:00 PM (in 2 days)`` in the reader's locale and zone."""
         if moment is None:
@@ -183,7 +189,7 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
     return "\n".join(lines)
 
 
-def _amendment_text(
+def amendment_change(
     r: Reader, passage: str | None, replacement: str | None, text: str | None
 ) -> str:
     _ = r.tr.gettext
@@ -202,7 +208,7 @@ def _amendment_proposed(r: Reader, ev: e.AmendmentProposed) -> str:
         a=ev.amendment,
         n=ev.proposal,
         author=r.markup.text(ev.author),
-        change=_amendment_text(r, ev.passage, ev.replacement, ev.text),
+        change=amendment_change(r, ev.passage, ev.replacement, ev.text),
     )
     hint = _("Support it with {p}support A{a}, oppose it with {p}oppose A{a}.").format(
         p=r.prefix, a=ev.amendment
@@ -546,6 +552,12 @@ def error(r: Reader, err: DomainError) -> str:
         return _("{person} is not an appointed mediator.").format(person=t(p["person"]))
     if code == "stale":
         return _("Many changes arrived at once; please try again.")
+    if code == "group_only":
+        return _(
+            "This works in a group. Here you can use {p}start, {p}help, {p}lang and {p}status."
+        ).format(p=r.prefix)
+    if code == "bad_button":
+        return _("This button is not valid (any more). See {p}status.").format(p=r.prefix)
     return _("That did not work.")
 
 
@@ -678,7 +690,9 @@ def status(r: Reader, v: q.ProposalView) -> str:
                     status=_(AMENDMENT_STATUS.get(a.status, a.status)),
                     s=a.support,
                     o=a.oppose,
-                    change=_amendment_text(r, a.passage, a.replacement, a.text and excerpt(a.text)),
+                    change=amendment_change(
+                        r, a.passage, a.replacement, a.text and excerpt(a.text)
+                    ),
                 )
             )
     if v.phase in ("consent", "objected") or v.outcome:

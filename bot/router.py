@@ -1,40 +1,69 @@
-"""Inbound message -> grammar -> engine or query -> worded replies in the outbox.
+"""Inbound updates -> grammar -> engine or query -> worded replies in the outbox.
 
-Each inbound update is handled in one transaction together with its inbox row (the
-dedupe key) and its outbox messages: it is either fully handled and its answers queued,
-or not at all (and then handled again when redelivered). Refusals are answered in the
-sender's language and change nothing but the inbox and outbox.
+A platform delivers updates in batches (a Telegram ``getUpdates`` answer, a Matrix sync).
+A batch is handled in one transaction together with its inbox rows (the dedupe keys), the
+platform's cursor and every outbox message it causes: it is either fully handled and its
+answers queued, or not at all (and then handled again when redelivered). Each update of a
+batch is refused on its own; refusals are answered in the sender's language and change
+nothing but the inbox and outbox. The notes for button presses are returned only after
+the commit, so a press is never acknowledged before it is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import buttons, cards, render
 from bot import export as export_mod
 from bot import grammar as g
-from bot import render
 from bot.i18n import available_locales, get_translator
 from bot.logging import get_logger
-from bot.messages import Adapter, MessageIn
+from bot.messages import Adapter, ButtonPressed, Cursor, Inbound, MessageIn, Outbound
 from bot.outbox import enqueue
 from deliberation import commands as c
 from deliberation import events as e
 from deliberation import queries
 from deliberation.errors import DomainError
-from deliberation.model import Group, InboxItem, Person
-from deliberation.services import Deliberation
+from deliberation.model import Amendment, Card, Group, InboxItem, OutboxItem, Person, StreamCursor
+from deliberation.services import Deliberation, Outcome
 
 log = get_logger(__name__)
 
 # Events that answer the person who acted; all others are announcements to the group.
 REPLIES = (e.PositionStated, e.AmendmentVoted, e.LanguageSet)
+# Commands whose omitted proposal id a reply to the bot's message about it fills in.
+_NAMES_PROPOSAL = (c.StatePosition, c.Amend, c.Withdraw, c.Resolve, c.Next, c.Close)
+TOAST_LIMIT = 200  # characters of a button's answer note (Telegram's limit)
+
+Word = Callable[[render.Reader], str]
+
+
+@dataclass
+class _Item:
+    """One inbound update on its way through a batch."""
+
+    inbound: Inbound
+    actor: c.Actor
+    command: c.Command | None = None  # for the engine
+    reply: Word | None = None  # or an answer that changes nothing
+    query: g.Query | None = None  # or a question about the store
+    ask_objection: int | None = None  # or ✋ pressed: ask for the reason
+    note: str | None = None  # the answer to a button press, after the commit
+    extra_replies: list[Word] = field(default_factory=list)
+
+    @property
+    def pressed(self) -> bool:
+        return isinstance(self.inbound, ButtonPressed)
 
 
 class Router:
@@ -54,10 +83,17 @@ class Router:
 
     # -- entry points ------------------------------------------------------------------
 
-    async def on_message(self, msg: MessageIn) -> None:
-        """Handle one inbound message (in a worker thread: the store is synchronous)."""
-        await asyncio.to_thread(self.handle_message, msg)
+    async def on_batch(
+        self, batch: Sequence[Inbound], cursor: Cursor | None = None
+    ) -> list[str | None]:
+        """Handle a batch (in a worker thread: the store is synchronous); the notes for
+        button presses, once committed."""
+        notes = await asyncio.to_thread(self.handle_batch, batch, cursor)
         self.on_commit()
+        return notes
+
+    async def on_message(self, msg: MessageIn) -> None:
+        await self.on_batch([msg])
 
     async def run_timers(self) -> int:
         events = await asyncio.to_thread(self.engine.run_due_timers, self._announce_events)
@@ -66,36 +102,298 @@ class Router:
         return len(events)
 
     def handle_message(self, msg: MessageIn) -> None:
-        adapter = self.adapters[msg.platform]
-        actor = c.Actor(
-            group=msg.chat,
-            person=msg.sender,
-            name=msg.sender_name,
-            platform_admin=msg.platform_admin,
-            member=msg.member,
-            member_count=msg.member_count,
-            language_hint=msg.language_hint,
-        )
+        self.handle_batch([msg])
+
+    def handle_batch(
+        self, batch: Sequence[Inbound], cursor: Cursor | None = None
+    ) -> list[str | None]:
         try:
-            request = g.parse(msg.text, adapter.caps.prefix, adapter.caps.username)
-            if request is None:
-                return  # ordinary conversation: not ours
-            if isinstance(request, g.MediatorRequest):
-                request = self._mediator_command(adapter, msg, request)
-            if isinstance(request, c.SetLanguage):
-                request = c.SetLanguage(self._checked_language(request.code))
-            if isinstance(request, g.Query):
-                self._query(msg, actor, request)
+            return self._handle(batch, cursor)
+        except IntegrityError:
+            if len(batch) == 1:
+                log.info("inbox.duplicate", platform=batch[0].platform, key=batch[0].dedupe_key)
+                return [None]
+        # A concurrent process stored one of these updates meanwhile: go one by one, so
+        # each duplicate is skipped on its own.
+        notes = [self._handle([item], None)[0] for item in batch]
+        if cursor is not None:
+            self._handle([], cursor)
+        return notes
+
+    # -- a batch -----------------------------------------------------------------------
+
+    def _handle(self, batch: Sequence[Inbound], cursor: Cursor | None) -> list[str | None]:
+        seen = self._seen(batch)
+        items: list[_Item] = []
+        for inbound in batch:
+            if inbound.dedupe_key in seen:
+                log.info("inbox.duplicate", platform=inbound.platform, key=inbound.dedupe_key)
+                continue
+            seen.add(inbound.dedupe_key)
+            items.append(self._plan(inbound))
+        with self.db.unit_of_work(write=False) as uow:
+            self._resolve_replies(uow.session, items)
+        planned = [item for item in items if item.command is not None]
+        requests = [(item.actor, item.command) for item in planned]
+
+        def before_commit(session: Session, outcomes: list[Outcome]) -> None:
+            results = dict(zip(map(id, planned), outcomes, strict=True))
+            self._record(session, items, results, cursor)
+
+        if not requests:
+            with self.db.unit_of_work() as uow:
+                before_commit(uow.session, [])
+                uow.commit()
+        else:
+            try:
+                self.engine.handle_many(requests, before_commit)  # type: ignore[arg-type]
+            except DomainError as refusal:
+                if len(requests) != 1:
+                    raise
+                # A single command is refused by raising, and rolled back: record it alone.
+                with self.db.unit_of_work() as uow:
+                    self._record(uow.session, items, {id(planned[0]): refusal}, cursor)
+                    uow.commit()
+        by_key = {item.inbound.dedupe_key: item.note for item in items}
+        return [by_key.get(inbound.dedupe_key) for inbound in batch]
+
+    def _seen(self, batch: Sequence[Inbound]) -> set[str]:
+        if not batch:
+            return set()
+        with self.db.unit_of_work(write=False) as uow:
+            keys = [i.dedupe_key for i in batch]
+            rows = uow.session.scalars(
+                select(InboxItem.dedupe_key).where(
+                    InboxItem.platform == batch[0].platform, InboxItem.dedupe_key.in_(keys)
+                )
+            )
+            return set(rows)
+
+    def _plan(self, inbound: Inbound) -> _Item:
+        """What the update asks for, before anything is stored."""
+        actor = c.Actor(
+            group=inbound.chat,
+            person=inbound.sender,
+            name=inbound.sender_name,
+            platform_admin=inbound.platform_admin,
+            member=inbound.member,
+            member_count=inbound.member_count,
+            language_hint=inbound.language_hint,
+            private=inbound.private,
+        )
+        item = _Item(inbound, actor)
+        try:
+            if isinstance(inbound, ButtonPressed):
+                self._plan_press(item, inbound)
             else:
-                self.engine.handle(actor, request, self._before_commit(msg))
+                self._plan_message(item, inbound)
         except g.UnknownCommand as exc:
-            self._reply_only(msg, partial(render.unknown, name=exc.name))
+            item.reply = partial(render.unknown, name=exc.name)
         except g.UsageError as exc:
-            self._reply_only(msg, partial(render.usage, command=exc.command))
+            item.reply = partial(render.usage, command=exc.command)
         except DomainError as exc:
-            self._reply_only(msg, partial(render.error, err=exc))
-        except _Duplicate:
-            log.info("inbox.duplicate", platform=msg.platform, key=msg.dedupe_key)
+            item.reply = partial(render.error, err=exc)
+        return item
+
+    def _plan_message(self, item: _Item, msg: MessageIn) -> None:
+        adapter = self.adapters[msg.platform]
+        request = g.parse(msg.text, adapter.caps.prefix, adapter.caps.username)
+        if request is None:
+            return  # ordinary conversation, unless it answers the bot (see _resolve_replies)
+        if isinstance(request, g.MediatorRequest):
+            request = self._mediator_command(adapter, msg, request)
+        if isinstance(request, c.SetLanguage):
+            request = c.SetLanguage(self._checked_language(request.code))
+        if isinstance(request, g.Query):
+            item.query = request
+            if not isinstance(request, g.Help | g.Start) and not msg.private:
+                item.command = c.Register()  # a first /status in a new group creates it
+        else:
+            item.command = request
+
+    def _plan_press(self, item: _Item, press: ButtonPressed) -> None:
+        try:
+            request = buttons.parse(press.data)
+        except buttons.Forged:
+            log.warning("button.forged", platform=press.platform, chat=press.chat)
+            raise DomainError("bad_button") from None
+        if not press.chat:
+            raise DomainError("bad_button")
+        if isinstance(request, buttons.AskObjection):
+            item.ask_objection = request.proposal
+        elif isinstance(request, buttons.MyRounds):
+            item.query = g.ShowStatus(None)
+        elif isinstance(request, c.SetLanguage):
+            item.command = c.SetLanguage(self._checked_language(request.code))
+        else:
+            item.command = request
+
+    def _resolve_replies(self, s: Session, items: list[_Item]) -> None:
+        """A reply to the bot's message names the proposal it was about; a reply to an
+        objection prompt is the objection, with the reply as its reason."""
+        for item in items:
+            msg = item.inbound
+            if not isinstance(msg, MessageIn) or msg.reply_to is None or item.reply:
+                continue
+            sent = s.scalars(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.platform == msg.platform,
+                    OutboxItem.chat == msg.chat,
+                    OutboxItem.message_ref == msg.reply_to,
+                )
+                .limit(1)
+            ).first()
+            if sent is None:
+                continue
+            if item.command is None and item.query is None:
+                if sent.purpose == "prompt" and sent.addressee == msg.sender and msg.text.strip():
+                    item.command = c.StatePosition(
+                        sent.proposal_id, c.Stance.OBJECT, msg.text.strip()
+                    )
+                continue
+            number = _number(sent.subject, "P") or sent.proposal_id
+            command = item.command
+            if isinstance(command, _NAMES_PROPOSAL) and command.proposal is None and number:
+                item.command = dataclasses.replace(command, proposal=number)
+
+    # -- recording ---------------------------------------------------------------------
+
+    def _record(
+        self,
+        session: Session,
+        items: list[_Item],
+        outcomes: dict[int, Outcome],
+        cursor: Cursor | None,
+    ) -> None:
+        """Inbox rows, answers, announcements, card changes and the cursor of a batch."""
+        now = self.clock.now()
+        for item in items:
+            if not (item.command or item.reply or item.query or item.ask_objection):
+                continue  # conversation: nothing to record
+            session.add(
+                InboxItem(
+                    platform=item.inbound.platform,
+                    dedupe_key=item.inbound.dedupe_key,
+                    received_at=now,
+                )
+            )
+            outcome = outcomes.get(id(item))
+            if isinstance(outcome, DomainError):
+                self._answer(session, item, partial(render.error, err=outcome))
+                continue
+            if item.reply is not None:
+                self._answer(session, item, item.reply)
+                continue
+            for ev in outcome or []:
+                if isinstance(ev, REPLIES):
+                    self._answer(session, item, partial(render.event, ev=ev))
+                else:
+                    self._announce(session, ev, now)
+                self._touch_cards(session, ev)
+            if item.ask_objection is not None:
+                self._ask_objection(session, item, now)
+            if item.query is not None:
+                self._query(session, item)
+        session.flush()  # a duplicate inbox key fails here, before the commit
+        if cursor is not None:
+            session.merge(StreamCursor(name=cursor.name, value=cursor.value))
+
+    def _answer(self, session: Session, item: _Item, word: Word, menu: bool = False) -> None:
+        """To a button press: a short note; to a message: a reply in the chat (``menu``:
+        with the private chat's buttons)."""
+        msg = item.inbound
+        if item.pressed and not menu:
+            reader = self._person_reader(session, msg, markup=render.Markup())
+            text = " ".join(word(reader).split())
+            item.note = text if len(text) <= TOAST_LIMIT else text[: TOAST_LIMIT - 1] + "…"
+            return
+        reader = self._person_reader(session, msg)
+        rows = None
+        if menu and self.adapters[msg.platform].caps.buttons:
+            rows = cards.private_menu(reader, available_locales())
+        enqueue(session, msg.platform, msg.chat, word(reader), self.clock.now(), buttons=rows)
+
+    def _ask_objection(self, session: Session, item: _Item, now: datetime) -> None:
+        msg = item.inbound
+        number = item.ask_objection
+        assert number is not None
+        if not msg.member:
+            self._answer(session, item, partial(render.error, err=DomainError("not_member")))
+            return
+        try:
+            view = queries.proposal(session, msg.chat, number, msg.sender)
+        except DomainError as refusal:
+            self._answer(session, item, partial(render.error, err=refusal))
+            return
+        if view.phase != "consent":
+            wrong = DomainError(
+                "wrong_phase", number=number, phase=view.phase, expected=("consent",)
+            )
+            self._answer(session, item, partial(render.error, err=wrong))
+            return
+        reader = self._person_reader(session, msg)
+        session.add(
+            OutboxItem(
+                platform=msg.platform,
+                chat=msg.chat,
+                text=cards.objection_prompt(reader, msg.sender_name, number),
+                proposal_id=number,
+                created_at=now,
+                purpose="prompt",
+                subject=f"P{number}",
+                addressee=msg.sender,
+            )
+        )
+        plain = self._person_reader(session, msg, markup=render.Markup())
+        item.note = cards.objection_note(plain, number)[:TOAST_LIMIT]
+
+    def _touch_cards(self, session: Session, ev: e.Event) -> None:
+        """Mark the live cards an event changes; they are worded afresh when next edited."""
+        platform = ev.group.partition(":")[0]
+        adapter = self.adapters.get(platform)
+        if adapter is None or not adapter.caps.buttons:
+            return
+        proposal = getattr(ev, "proposal", None)
+        if proposal is None:
+            return
+        if isinstance(ev, e.ProposalOpened):
+            self._new_card(session, ev.group, f"P{proposal}", proposal)
+            return
+        if isinstance(ev, e.AmendmentProposed):
+            self._new_card(session, ev.group, f"A{ev.amendment}", proposal)
+            subjects = [f"P{proposal}"]
+        elif isinstance(ev, e.AmendmentVoted):
+            subjects = [f"A{ev.amendment}"]
+        elif isinstance(ev, e.PositionStated):
+            subjects = [f"P{proposal}"]
+        else:  # a phase changed: the proposal's card and its amendments' cards
+            numbers = session.scalars(
+                select(Amendment.id).where(Amendment.proposal_id == proposal)
+            ).all()
+            subjects = [f"P{proposal}", *(f"A{n}" for n in numbers)]
+        session.execute(
+            update(Card)
+            .where(Card.platform == platform, Card.chat == ev.group, Card.subject.in_(subjects))
+            .values(version=Card.version + 1)
+        )
+
+    def _new_card(self, session: Session, group: str, subject: str, proposal: int) -> None:
+        platform = group.partition(":")[0]
+        session.merge(
+            Card(platform=platform, chat=group, subject=subject, version=1, shown_version=0)
+        )
+        session.add(
+            OutboxItem(
+                platform=platform,
+                chat=group,
+                text="",
+                proposal_id=proposal,
+                created_at=self.clock.now(),
+                purpose="card",
+                subject=subject,
+            )
+        )
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -117,44 +415,11 @@ class Router:
                 return candidate
         raise DomainError("bad_language", language=code[:16], known=tuple(known))
 
-    def _record_inbox(self, session: Session, msg: MessageIn) -> None:
-        exists = session.get(InboxItem, (msg.platform, msg.dedupe_key))
-        if exists is not None:
-            raise _Duplicate
-        session.add(
-            InboxItem(
-                platform=msg.platform, dedupe_key=msg.dedupe_key, received_at=self.clock.now()
-            )
-        )
-        try:
-            session.flush()
-        except IntegrityError:
-            raise _Duplicate from None
-
-    def _before_commit(self, msg: MessageIn) -> Callable[[Session, list[e.Event]], None]:
-        def write(session: Session, events: list[e.Event]) -> None:
-            self._record_inbox(session, msg)
-            now = self.clock.now()
-            for ev in events:
-                if isinstance(ev, REPLIES):
-                    reader = self._person_reader(session, msg)
-                    enqueue(
-                        session,
-                        msg.platform,
-                        msg.chat,
-                        render.event(reader, ev),
-                        now,
-                        _proposal_of(ev),
-                    )
-                else:
-                    self._announce(session, ev, now)
-
-        return write
-
     def _announce_events(self, session: Session, events: list[e.Event]) -> None:
         now = self.clock.now()
         for ev in events:
             self._announce(session, ev, now)
+            self._touch_cards(session, ev)
 
     def _announce(self, session: Session, ev: e.Event, now: datetime) -> None:
         """An event to its group, once in each of the group's languages."""
@@ -164,14 +429,23 @@ class Router:
         if group is None or adapter is None:
             log.warning("announce.no_adapter", group=ev.group)
             return
+        if adapter.caps.buttons and isinstance(ev, e.ProposalOpened | e.AmendmentProposed):
+            return  # the card is the announcement
         texts = [
-            render.event(self._reader(code, group.timezone, adapter), ev)
+            render.event(self.reader(code, group.timezone, adapter), ev)
             for code in group.languages.split()
         ]
         enqueue(session, platform, ev.group, "\n\n".join(texts), now, _proposal_of(ev))
 
-    def _reader(self, code: str | None, timezone: str, adapter: Adapter) -> render.Reader:
-        markup = render.HtmlMarkup() if adapter.caps.markup == "html" else render.Markup()
+    def reader(
+        self,
+        code: str | None,
+        timezone: str,
+        adapter: Adapter,
+        markup: render.Markup | None = None,
+    ) -> render.Reader:
+        if markup is None:
+            markup = render.HtmlMarkup() if adapter.caps.markup == "html" else render.Markup()
         return render.Reader(
             tr=get_translator(code, self.default_locale),
             timezone=timezone,
@@ -180,7 +454,16 @@ class Router:
             markup=markup,
         )
 
-    def _person_reader(self, session: Session, msg: MessageIn) -> render.Reader:
+    def word_card(
+        self, session: Session, platform: str, chat: str, subject: str
+    ) -> Outbound | None:
+        """A live card as it should look now, in the group's languages."""
+        adapter = self.adapters[platform]
+        return cards.word(session, chat, subject, lambda code, tz: self.reader(code, tz, adapter))
+
+    def _person_reader(
+        self, session: Session, msg: Inbound, markup: render.Markup | None = None
+    ) -> render.Reader:
         """The sender's language: their choice, else the platform's hint, else the group's."""
         person = session.get(Person, msg.sender)
         group = session.get(Group, msg.chat)
@@ -190,56 +473,64 @@ class Router:
         tz = (person.timezone if person and person.timezone else None) or (
             group.timezone if group else "UTC"
         )
-        return self._reader(code or self.default_locale, tz, self.adapters[msg.platform])
+        adapter = self.adapters[msg.platform]
+        return self.reader(code or self.default_locale, tz, adapter, markup)
 
-    def _reply_only(self, msg: MessageIn, word: Callable[[render.Reader], str]) -> None:
-        """Answer the sender without changing anything else (a refusal or a query)."""
-        with self.db.unit_of_work() as uow:
-            try:
-                self._record_inbox(uow.session, msg)
-            except _Duplicate:
-                return
-            reader = self._person_reader(uow.session, msg)
-            enqueue(uow.session, msg.platform, msg.chat, word(reader), self.clock.now())
-            uow.commit()
+    def _query(self, s: Session, item: _Item) -> None:
+        req = item.query
+        assert req is not None
+        msg = item.inbound
+        try:
+            word = self._answer_query(s, msg, req)
+        except DomainError as refusal:
+            word = partial(render.error, err=refusal)
+        menu = msg.private and isinstance(req, g.Start)
+        # a question from a button (private chat) is answered with a message, not a note
+        self._answer(s, item, word, menu=menu or item.pressed)
 
-    def _query(self, msg: MessageIn, actor: c.Actor, req: g.Query) -> None:
-        if not isinstance(req, g.Help | g.Start):
-            self.engine.register(actor)  # a first /status in a new group creates it
-        with self.db.unit_of_work(write=False) as uow:
-            s = uow.session
-            reader = self._person_reader(s, msg)
-            text = self._answer(s, reader, msg, req)
-        self._reply_only(msg, lambda _r: text)
-
-    def _answer(self, s: Session, reader: render.Reader, msg: MessageIn, req: g.Query) -> str:
+    def _answer_query(self, s: Session, msg: Inbound, req: g.Query) -> Word:
         if isinstance(req, g.Help):
-            return render.help_text(reader, req.command)
+            return partial(render.help_text, command=req.command)
         if isinstance(req, g.Start):
-            return render.start_text(reader)
+            return cards.start_private if msg.private else render.start_text
+        if msg.private:
+            if isinstance(req, g.ShowStatus):
+                return self._private_status(s, msg, req)
+            raise DomainError("group_only")
         if isinstance(req, g.ShowStatus):
             if req.proposal is None:
-                return render.open_list(reader, queries.open_proposals(s, msg.chat))
-            return render.status(reader, queries.proposal(s, msg.chat, req.proposal, msg.sender))
+                return partial(render.open_list, lines=queries.open_proposals(s, msg.chat))
+            view = queries.proposal(s, msg.chat, req.proposal, msg.sender)
+            return partial(render.status, v=view)
         if isinstance(req, g.ShowCharter):
-            return render.charter(
-                reader, queries.charters(s, f"group:{msg.chat}"), queries.chain_head(s)
-            )
+            views = queries.charters(s, f"group:{msg.chat}")
+            return partial(render.charter, views=views, head=queries.chain_head(s))
         if isinstance(req, g.ShowClause):
-            return render.clause_text(reader, queries.clause(s, req.clause))
+            return partial(render.clause_text, c=queries.clause(s, req.clause))
         if isinstance(req, g.ShowSettings):
-            return render.settings(reader, queries.settings(s, msg.chat))
+            return partial(render.settings, values=queries.settings(s, msg.chat))
         if isinstance(req, g.Export):
             data = queries.export_json(s, f"group:{msg.chat}")
             if req.format == "json":
-                return json.dumps(data, ensure_ascii=False, indent=2)
-            return export_mod.markdown(reader.tr, data)
+                text = json.dumps(data, ensure_ascii=False, indent=2)
+                return lambda r: r.markup.text(text)
+            return lambda r: r.markup.text(export_mod.markdown(r.tr, data))
         raise AssertionError(f"unhandled query {req!r}")
 
-
-class _Duplicate(Exception):
-    """The update was handled before (its inbox row exists)."""
+    def _private_status(self, s: Session, msg: Inbound, req: g.ShowStatus) -> Word:
+        """In a private chat: the person's open rounds, or a proposal of one of their groups."""
+        if req.proposal is None:
+            return partial(cards.my_rounds, rounds=queries.open_rounds_of(s, msg.sender))
+        group = queries.group_of_member(s, req.proposal, msg.sender)
+        view = queries.proposal(s, group, req.proposal, msg.sender)
+        return partial(render.status, v=view)
 
 
 def _proposal_of(ev: e.Event) -> int | None:
     return getattr(ev, "proposal", None)
+
+
+def _number(subject: str | None, kind: str) -> int | None:
+    if subject and subject.startswith(kind) and subject[1:].isdigit():
+        return int(subject[1:])
+    return None

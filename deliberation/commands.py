@@ -43,6 +43,12 @@ class Actor:
     member: bool = True
     member_count: int | None = None
     language_hint: str | None = None
+    private: bool = False  # a one-to-one chat with the bot: ``group`` is not a group
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """Only record that the actor is here (before answering a query in a new group)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +156,7 @@ Command = (
     | AddMediator
     | RemoveMediator
     | SetLanguage
+    | Register
 )
 
 MEDIATOR_ONLY = (Resolve, Next, Close, ChangeSetting, AddMediator, RemoveMediator)

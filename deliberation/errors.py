@@ -53,5 +53,7 @@ CODES = frozenset(
         "already_mediator",  # person
         "not_a_mediator",  # person
         "stale",  # the proposal changed under a concurrent request; try again
+        "group_only",  # a command that changes a group's deliberation, sent in a private chat
+        "bad_button",  # button data that is none of the forms the bot writes
     }
 )

@@ -336,7 +336,10 @@ class OutboxItem(Base):
     """A message to deliver, written in the same transaction as the change it reports."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "platform", "state"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "platform", "state"),
+        Index("ix_outbox_message", "platform", "chat", "message_ref"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(32))
@@ -347,3 +350,42 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # "text": ``text`` as it is; "card": the live card of ``subject`` ("P12", "A5"), worded
+    # when it is sent; "prompt": asks ``addressee`` to reply (the reason of an objection).
+    purpose: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
+    subject: Mapped[str | None] = mapped_column(String(16))
+    addressee: Mapped[str | None] = mapped_column(ID)
+    message_ref: Mapped[str | None] = mapped_column(String(64))  # the platform's message id
+    buttons: Mapped[str | None] = mapped_column(Text)  # JSON rows of [label, data]
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    not_before: Mapped[datetime | None]  # back-off after a failed attempt
+
+
+class Card(Base):
+    """A live message (a proposal's or an amendment's card) that is edited as things change.
+
+    ``version`` grows with every change the card should show; ``shown_version`` is the
+    version the posted message shows. Edits are coalesced: the card is worded afresh from
+    the store whenever it is behind, however many changes came in meanwhile.
+    """
+
+    __tablename__ = "cards"
+    __table_args__ = (Index("ix_cards_behind", "platform", "shown_version", "version"),)
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat: Mapped[str] = mapped_column(ID, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(16), primary_key=True)
+    message_ref: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    shown_version: Mapped[int] = mapped_column(Integer, default=0)
+    edited_at: Mapped[datetime | None]
+
+
+class StreamCursor(Base):
+    """Where a platform's update stream stands (Telegram's next offset, Matrix next_batch),
+    written in the same transaction as the effects of the updates before it."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))

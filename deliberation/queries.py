@@ -24,6 +24,7 @@ from deliberation.model import (
     Clause,
     ClauseVersion,
     Group,
+    Member,
     Person,
     Position,
     Proposal,
@@ -141,6 +142,48 @@ def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
             )
         lines.append(ProposalLine(p.id, p.kind, p.phase, p.phase_closes_at, p.text, stated or 0))
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class RoundLine:
+    """An open consent round of one of a person's groups."""
+
+    number: int
+    group: str
+    closes_at: datetime | None
+    text: str
+    responded: bool
+
+
+def open_rounds_of(s: Session, person: str) -> list[RoundLine]:
+    """The consent rounds open now in the groups ``person`` belongs to (private /status)."""
+    rows = s.execute(
+        select(Proposal, Round.id)
+        .join(Member, Member.group_id == Proposal.group_id)
+        .join(
+            Round,
+            (Round.proposal_id == Proposal.id)
+            & (Round.number == Proposal.round_no)
+            & (Round.phase == "consent"),
+        )
+        .where(Member.person_id == person, Proposal.phase == Phase.CONSENT)
+        .order_by(Proposal.phase_closes_at, Proposal.id)
+        .limit(MAX_LISTED)
+    ).all()
+    lines = []
+    for p, round_id in rows:
+        responded = s.get(Position, (round_id, person)) is not None
+        lines.append(RoundLine(p.id, p.group_id, p.phase_closes_at, p.text, responded))
+    return lines
+
+
+def group_of_member(s: Session, number: int, person: str) -> str:
+    """The group of proposal ``number`` if ``person`` belongs to it; to anyone else the
+    proposal does not exist (a private chat shows nothing of other groups)."""
+    p = s.get(Proposal, number)
+    if p is None or s.get(Member, (p.group_id, person)) is None:
+        raise DomainError("no_such_proposal", number=number)
+    return p.group_id
 
 
 def amendment_counts(s: Session, amendment_id: int) -> tuple[int, int]:

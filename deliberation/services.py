@@ -241,9 +241,13 @@ class _Work:
         return events
 
     def handle(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
+        if actor.private:
+            return self.in_private(actor, command)
         if isinstance(command, c.StatePosition) and actor.member:
             return self.state_position(actor, command)  # the hot path refreshes the actor itself
         self.enter(actor)
+        if isinstance(command, c.Register):
+            return []
         if isinstance(command, c.SetLanguage):
             return self.set_language(actor, command)
         if not actor.member:
@@ -254,6 +258,20 @@ class _Work:
             raise DomainError("not_mediator", command=type(command).__name__.lower())
         handler = getattr(self, "do_" + type(command).__name__)
         return handler(group, actor, command) + self.followups
+
+    def in_private(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
+        """A private chat is no group: a person may only set their own language there."""
+        if not isinstance(command, c.SetLanguage | c.Register):
+            raise DomainError("group_only")
+        person = self.s.get(Person, actor.person)
+        if person is None:
+            self.s.add(Person(id=actor.person, name=actor.name))
+        elif person.name != actor.name:
+            person.name = actor.name
+        self.s.flush()
+        if isinstance(command, c.Register):
+            return []
+        return self.set_language(actor, command)
 
     def enter(self, actor: c.Actor) -> None:
         actors.enter(self.s.connection(), actor, self.now, self._new_group)

@@ -32,7 +32,7 @@ class Console:
         self.clock = ManualClock(START)
         self.app = App.build(config, self.clock)
         self.console = self.app.add_console(self.out)
-        asyncio.run(self.console.start(self.app.router.on_message))
+        asyncio.run(self.console.start(self.app.router.on_batch))
 
     def say(self, script: str) -> list[str]:
         """Feed the lines; return the lines the bot printed for them."""

@@ -1211,7 +1211,11 @@ class FakeBotApi:
         return list(chat.admins.values())
 
     def _m_getchatmembercount(self, params: Json) -> int:
-        return self._chat_for_send(params).count()
+        chat = self._chat_for_send(params)
+        if chat.member_count is not None or chat.type == "private":
+            return chat.count()
+        # Telegram counts every member, bots included: the bot itself is in the group.
+        return chat.count() + int(self.bot_id not in chat.admins)
 
     def _m_getchatmember(self, params: Json) -> Json:
         chat = self._chat_for_send(params)

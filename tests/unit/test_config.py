@@ -31,7 +31,16 @@ SPEC_KEYS = {
         "expire_days",
     },
     "console": {"enabled", "mediators"},
-    "telegram": {"enabled", "token", "base_url", "mode"},
+    "telegram": {
+        "enabled",
+        "token",
+        "base_url",
+        "mode",
+        "webhook_url",
+        "webhook_listen",
+        "webhook_port",
+        "webhook_secret",
+    },
     "matrix": {
         "enabled",
         "homeserver",

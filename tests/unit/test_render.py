@@ -44,6 +44,8 @@ PARAMS = {
     "already_mediator": {"person": "bob"},
     "not_a_mediator": {"person": "bob"},
     "stale": {},
+    "group_only": {},
+    "bad_button": {},
 }
 
 

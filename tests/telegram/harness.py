@@ -1,0 +1,147 @@
+"""charterbot itself (``App`` with the Telegram adapter) running against the fake Bot API.
+
+The bot runs ``App.run_forever`` in a background thread with its own event loop, exactly
+as ``charterbot run`` does, polling the fake over real HTTP on 127.0.0.1. The test thread
+plays the users through the fake (``user_message``, ``press_button``) and waits for what
+they would see. Deadlines use a manual clock moved with :meth:`RunningBot.advance`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from adapters.telegram import TelegramAdapter
+from adapters.telegram_pacing import Limits
+from bot.app import App
+from bot.config import Config, ConsoleConfig, DatabaseConfig, TelegramConfig
+from deliberation.store.db import Database
+from deliberation.timers import ManualClock
+from tests.fakes.bot_api import FakeBotApi, Json
+
+T = TypeVar("T")
+
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+# Limits for tests about behaviour, not about pacing: the fake is built with FAST_FAKE.
+FAST = Limits(per_chat_interval=0.0, group_per_minute=100_000, global_per_second=100_000)
+FAST_FAKE: dict[str, Any] = {
+    "per_chat_rate": 10_000.0,
+    "per_chat_burst": 10_000,
+    "group_per_minute": 100_000,
+    "global_per_second": 100_000,
+}
+
+
+def fake_group(api: FakeBotApi, chat_id: int, creator: Json, members: list[Json]) -> None:
+    api.add_chat(chat_id, "Kitchen collective", creator=creator, members=members)
+
+
+class RunningBot:
+    def __init__(
+        self,
+        api: FakeBotApi,
+        db_url: str,
+        *,
+        limits: Limits = FAST,
+        clock: ManualClock | None = None,
+        **adapter_options: Any,
+    ) -> None:
+        self.api = api
+        self.clock = clock or ManualClock(START)
+        config = dataclasses.replace(
+            Config(),
+            database=DatabaseConfig(url=db_url),
+            console=ConsoleConfig(enabled=False),
+            telegram=TelegramConfig(enabled=True, token=api.token, base_url=api.base_url),
+        )
+        self.db = Database(db_url)
+        from deliberation.store.migrate import upgrade
+
+        upgrade(self.db.engine)
+        self.app = App.build(config, self.clock, self.db)
+        options = {"poll_timeout": 1, **adapter_options}
+        self.telegram: TelegramAdapter = self.app.add_telegram(limits=limits, **options)
+        self.loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = threading.Event()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            self._task = asyncio.current_task()  # type: ignore[assignment]
+            self._started.set()
+            await self.app.run_forever()
+
+        try:
+            self.loop.run_until_complete(main())
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def __enter__(self) -> RunningBot:
+        self._thread.start()
+        self._started.wait(5)
+        self.wait_for(lambda: self.telegram.caps.username is not None, "the bot to start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            assert self._task is not None
+            self.loop.call_soon_threadsafe(self._task.cancel)
+            self._thread.join(15)
+        self.db.engine.dispose()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run a coroutine in the bot's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def advance(self, delta: timedelta) -> None:
+        self.call(self.app.advance(delta))
+
+    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            time.sleep(0.02)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def texts(api: FakeBotApi, chat_id: int) -> list[str]:
+    """The current plain text of every message the bot posted in a chat, in order."""
+    return [m["plain_text"] for m in api.sent_to(chat_id)]
+
+
+def find(api: FakeBotApi, chat_id: int, needle: str) -> Json | None:
+    """The bot's last message in the chat whose current text contains ``needle``."""
+    for record in reversed(api.sent_to(chat_id)):
+        if needle in record["plain_text"]:
+            return record
+    return None
+
+
+def buttons_of(record: Json) -> list[tuple[str, str]]:
+    markup = record.get("reply_markup") or {}
+    return [
+        (b["text"], b.get("callback_data", ""))
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+    ]
+
+
+def answers_to(api: FakeBotApi, user: Json) -> list[str | None]:
+    """The notes the bot showed ``user`` for their button presses, in order."""
+    return [a["text"] for a in api.callback_answers if a["user_id"] == user["id"]]
