@@ -133,6 +133,7 @@ class TelegramAdapter:
             kwargs["base_url"] = base_url
         self.bot = telegram.Bot(token, **kwargs)
         self.offset: int | None = None
+        self.ready = False  # started: receiving updates
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -141,6 +142,7 @@ class TelegramAdapter:
         self._bots: dict[int, set[int]] = {}
         self._counts: dict[int, tuple[float, int]] = {}
         self._members: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._usernames: dict[str, tuple[str, str]] = {}  # lowercase username -> (id, name)
 
     # -- life ----------------------------------------------------------------------------
 
@@ -156,6 +158,7 @@ class TelegramAdapter:
         else:
             await self.bot.delete_webhook()  # pending updates are kept
             self._task = asyncio.create_task(self._poll(), name="telegram-poll")
+        self.ready = True
         log.info("telegram.started", username=self.bot.username, mode=self.mode)
 
     async def stop(self) -> None:
@@ -221,6 +224,7 @@ class TelegramAdapter:
         async with self._batch_lock:
             items: list[Inbound] = []
             for update in updates:
+                self._remember_username(update.effective_user)
                 translated = translate(update, self.bot.id)
                 if isinstance(translated, MemberChange):
                     self._member_changed(translated)
@@ -298,6 +302,12 @@ class TelegramAdapter:
         inside = member.status in ACTIVE or bool(getattr(member, "is_member", False))
         self._members[(chat_id, user_id)] = (time.monotonic() + self.cache_seconds, inside)
         return inside
+
+    def _remember_username(self, user: telegram.User | None) -> None:
+        if user is not None and user.username and not user.is_bot:
+            if len(self._usernames) > 100_000:  # bounded: forget the oldest
+                self._usernames.pop(next(iter(self._usernames)))
+            self._usernames[user.username.lower()] = (f"telegram:{user.id}", user.full_name)
 
     def _member_changed(self, change: MemberChange) -> None:
         chat_id = int(change.chat.removeprefix("telegram:"))
@@ -409,12 +419,13 @@ class TelegramAdapter:
                 raise DeliveryError(type(exc).__name__) from None
 
     def resolve_user(self, chat: str, user: str) -> tuple[str, str] | None:
-        """``/mediator add`` names a person by numeric id (``12345``) on Telegram; the
-        usual way is to reply to one of their messages."""
-        name = user.strip().lstrip("@")
+        """A person named in ``/mediator add``: ``@username`` of someone the bot has seen,
+        or a numeric user id. (Replying to their message with ``/mediator add`` needs
+        neither.) The Bot API cannot look a username up, so unseen ones are refused."""
+        name = user.strip()
         if name.isdigit():
             return f"telegram:{name}", name
-        return None
+        return self._usernames.get(name.lstrip("@").lower())
 
 
 def _chat_id(chat: str) -> int:

@@ -108,7 +108,19 @@ def _message(message: telegram.Message, dedupe_key: str, bot_id: int) -> Transla
         language_hint=user.language_code,
         private=message.chat.type == ChatType.PRIVATE,
         reply_to=_reply_to_bot(message, bot_id),
+        replied_person=_replied_person(message, bot_id),
     )
+
+
+def _replied_person(message: telegram.Message, bot_id: int) -> tuple[str, str] | None:
+    """The person (id, name) whose message this one answers (``/mediator add`` by reply)."""
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None
+    user = replied.from_user
+    if user is None or user.is_bot or user.id == bot_id or replied.sender_chat is not None:
+        return None
+    return person_id(user.id), user.full_name
 
 
 def _reply_to_bot(message: telegram.Message, bot_id: int) -> str | None:

@@ -9,6 +9,7 @@ group's ``show_tally`` and ``named_votes`` hold on the card too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from babel import Locale
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot import buttons, render
 from bot.i18n import N_
 from bot.messages import Button, Outbound
+from bot.textsplit import split_message
 from deliberation import commands as c
 from deliberation import queries
 from deliberation.errors import DomainError
@@ -32,17 +34,30 @@ STANCE_BUTTONS = (
 )
 
 
-def word(s: Session, chat: str, subject: str, reader_for: ReaderFor) -> Outbound | None:
+# How a proposal card is cut down when it would not fit one message: text excerpt,
+# listed positions and amendments, characters per reason. The full view is /status.
+SHORTER = ((1000, 20, 20, 300), (300, 5, 5, 100), (100, 0, 0, 0))
+
+
+def word(
+    s: Session, chat: str, subject: str, reader_for: ReaderFor, max_text: int = 4096
+) -> Outbound | None:
     """The card ``subject`` ("P12", "A5") of ``chat`` as it should look now (None: gone)."""
     group = s.get(Group, chat)
     if group is None:
         return None
     readers = [reader_for(code, group.timezone) for code in group.languages.split()]
+    html = isinstance(readers[0].markup, render.HtmlMarkup)
     number = int(subject[1:])
     try:
         if subject.startswith("P"):
             view = queries.proposal(s, chat, number, None)
             text = "\n\n".join(render.status(r, view) for r in readers)
+            for limits in SHORTER:
+                if len(split_message(text, max_text, html)) == 1:
+                    break
+                text = "\n\n".join(_shortened(r, view, *limits) for r in readers)
+            text = split_message(text, max_text, html)[0]
             return Outbound(text, _proposal_buttons(readers[0], view))
         amendment = s.get(Amendment, number)
         if amendment is None:
@@ -62,6 +77,30 @@ def word(s: Session, chat: str, subject: str, reader_for: ReaderFor) -> Outbound
             ),
         )
     return Outbound(text, rows)
+
+
+def _shortened(
+    r: render.Reader,
+    view: queries.ProposalView,
+    chars: int,
+    positions: int,
+    amendments: int,
+    reason: int,
+) -> str:
+    """The card with less in it, and where to read everything."""
+    short = dataclasses.replace(
+        view,
+        text=render.excerpt(view.text, chars) if chars < len(view.text) else view.text,
+        positions=tuple(
+            dataclasses.replace(p, reason=p.reason and render.excerpt(p.reason, reason) or None)
+            for p in view.positions[:positions]
+        ),
+        amendments=view.amendments[:amendments],
+    )
+    more = r.tr.gettext("Shortened to fit one message; everything: {p}status P{n}").format(
+        p=r.prefix, n=view.number
+    )
+    return f"{render.status(r, short)}\n{more}"
 
 
 def _proposal_buttons(

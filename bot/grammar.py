@@ -346,8 +346,8 @@ def _settings(rest: str) -> ShowSettings | c.ChangeSetting:
 def _mediator(rest: str) -> MediatorRequest:
     action, user = _split(rest)
     action = action.lower()
-    if action not in ("add", "remove") or not user:
-        raise UsageError("mediator")
+    if action not in ("add", "remove"):
+        raise UsageError("mediator")  # an empty user means: the person replied to
     return MediatorRequest(add=action == "add", user=user)
 
 

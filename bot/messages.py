@@ -28,7 +28,8 @@ class MessageIn:
     member_count: int | None = None
     language_hint: str | None = None
     private: bool = False  # a one-to-one chat with the bot, not a group
-    reply_to: str | None = None  # the platform's id of the message this one answers
+    reply_to: str | None = None  # the platform's id of the bot's message this one answers
+    replied_person: tuple[str, str] | None = None  # (id, name) of a person answered instead
 
 
 @dataclass(frozen=True, slots=True)

@@ -400,7 +400,8 @@ class Router:
     def _mediator_command(
         self, adapter: Adapter, msg: MessageIn, req: g.MediatorRequest
     ) -> c.Command:
-        resolved = adapter.resolve_user(msg.chat, req.user)
+        # "/mediator add" without a name, in reply to the person's message, names them.
+        resolved = adapter.resolve_user(msg.chat, req.user) if req.user else msg.replied_person
         if resolved is None:
             raise g.UsageError("mediator")
         person, name = resolved
@@ -459,7 +460,13 @@ class Router:
     ) -> Outbound | None:
         """A live card as it should look now, in the group's languages."""
         adapter = self.adapters[platform]
-        return cards.word(session, chat, subject, lambda code, tz: self.reader(code, tz, adapter))
+        return cards.word(
+            session,
+            chat,
+            subject,
+            lambda code, tz: self.reader(code, tz, adapter),
+            adapter.caps.max_text,
+        )
 
     def _person_reader(
         self, session: Session, msg: Inbound, markup: render.Markup | None = None

@@ -1023,10 +1023,36 @@ class FakeBotApi:
     def _m_close(self, params: Json) -> bool:
         return True
 
-    def _m_deletewebhook(self, params: Json) -> bool:
+    webhook: Json | None = None  # what setWebhook was given, until deleteWebhook
+
+    def _m_setwebhook(self, params: Json) -> bool:
+        url = params.get("url")
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": params.get("allowed_updates"),
+        }
         return True
 
+    def _m_deletewebhook(self, params: Json) -> bool:
+        self.webhook = None
+        return True
+
+    def _m_getwebhookinfo(self, params: Json) -> Json:
+        info: Json = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if self.webhook:
+            info["url"] = self.webhook["url"]
+            info["pending_update_count"] = len(self.updates)
+        return info
+
     async def _m_getupdates(self, params: Json) -> list[Json]:
+        if self.webhook:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = params.get("offset") or 0
         limit = params.get("limit") or MAX_UPDATES_PER_CALL
         timeout = params.get("timeout") or 0

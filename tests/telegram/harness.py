@@ -90,7 +90,7 @@ class RunningBot:
     def __enter__(self) -> RunningBot:
         self._thread.start()
         self._started.wait(5)
-        self.wait_for(lambda: self.telegram.caps.username is not None, "the bot to start")
+        self.wait_for(lambda: self.telegram.ready, "the bot to start")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -106,6 +106,11 @@ def test_reply_to_a_person_is_not_a_reply_to_the_bot() -> None:
     assert got.sender == "telegram:12"
     assert got.text == "Agreed, two weeks."
     assert got.reply_to is None
+    assert got.replied_person == ("telegram:13", "Chloé Dubois")  # for /mediator add
+
+
+def test_a_reply_to_the_bot_names_no_person() -> None:
+    assert translated("reply_to_bot").replied_person is None
 
 
 def test_reply_to_another_bot_is_not_a_reply_to_the_bot() -> None:

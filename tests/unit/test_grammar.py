@@ -329,7 +329,9 @@ def test_mediator() -> None:
     assert parse("!mediator add @bob:example.org", "!") == MediatorRequest(
         add=True, user="@bob:example.org"
     )
-    for text in ["/mediator", "/mediator add", "/mediator list", "/mediator promote @a"]:
+    # no name: the person whose message this one replies to (the router checks there is one)
+    assert parse("/mediator add") == MediatorRequest(add=True, user="")
+    for text in ["/mediator", "/mediator list", "/mediator promote @a"]:
         assert usage(text) == "mediator"
 
 
