@@ -381,7 +381,9 @@ class FakeBotApi:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -391,6 +393,9 @@ class FakeBotApi:
         return self
 
     async def stop(self) -> None:
+        # End pending long polls (a client that went away leaves its handler waiting).
+        self._poll_generation += 1
+        self._wake()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
