@@ -143,6 +143,7 @@ class TelegramAdapter:
         self._counts: dict[int, tuple[float, int]] = {}
         self._members: dict[tuple[int, int], tuple[float, bool]] = {}
         self._usernames: dict[str, tuple[str, str]] = {}  # lowercase username -> (id, name)
+        self._last_edit: dict[int, float] = {}  # chat -> when a card there was last edited
 
     # -- life ----------------------------------------------------------------------------
 
@@ -376,6 +377,7 @@ class TelegramAdapter:
 
     async def edit(self, chat: str, ref: str, message: Outbound) -> None:
         chat_id = _chat_id(chat)
+        self._last_edit[chat_id] = time.monotonic()
         try:
             await self._call(
                 chat_id,
@@ -394,7 +396,14 @@ class TelegramAdapter:
             raise
 
     def busy_for(self, chat: str) -> float:
-        return self.pacer.blocked_for(_chat_id(chat))
+        """Also spaces card edits evenly over a group's budget (20 a minute: one every 3 s),
+        so that a long burst never spends the whole minute's budget early and leaves the
+        last, exact edit waiting for the window to clear."""
+        chat_id = _chat_id(chat)
+        limits = self.pacer.limits
+        spacing = 60.0 / limits.group_per_minute if chat_id < 0 else limits.per_chat_interval
+        since = time.monotonic() - self._last_edit.get(chat_id, float("-inf"))
+        return max(self.pacer.blocked_for(chat_id), spacing - since)
 
     async def _call(self, chat_id: int, request: Callable[[], Awaitable[Any]]) -> Any:
         """One paced request; Telegram's refusals as ``DeliveryError``."""
