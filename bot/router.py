@@ -219,6 +219,11 @@ class Router:
             raise DomainError("bad_button") from None
         if not press.chat:
             raise DomainError("bad_button")
+        if press.private != isinstance(request, buttons.MyRounds | c.SetLanguage):
+            # Buttons work where the bot puts them: a card's in its group, the private menu's
+            # in the private chat. Forged elsewhere, "my open rounds" would be posted to the
+            # whole group, and ✋ in a private chat would tell whether a proposal exists.
+            raise DomainError("group_only" if press.private else "bad_button")
         if isinstance(request, buttons.AskObjection):
             item.ask_objection = request.proposal
         elif isinstance(request, buttons.MyRounds):

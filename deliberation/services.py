@@ -78,6 +78,13 @@ BeforeCommit = Callable[[Session, list[e.Event]], None]
 Outcome = list[e.Event] | DomainError  # what one command of a batch came to
 
 
+# The command word users type, where it is not the class name (the refusal names it).
+_COMMAND_WORDS: dict[type, str] = {
+    c.ChangeSetting: "settings",
+    c.AddMediator: "mediator",
+    c.RemoveMediator: "mediator",
+}
+
 # The phase an omitted proposal id is looked for in, per command.
 _IMPLIED_PHASES: dict[type, tuple[Phase, ...]] = {
     c.Amend: (Phase.AMENDMENT,),
@@ -224,9 +231,16 @@ class _Work:
         self.followups = []
         if not nested:
             return self.handle(actor, command)
-        if isinstance(command, c.StatePosition):
+        if (
+            isinstance(command, c.StatePosition)
+            and command.proposal is not None
+            and actor.member
+            and not actor.private
+        ):
             # Refused before anything is written (``positions.record``): no savepoint needed,
-            # which keeps a burst of votes at one statement each on PostgreSQL.
+            # which keeps a burst of votes at one statement each on PostgreSQL. (Not so for a
+            # non-member, a private chat or an omitted number: those write the person's rows
+            # first, and a refusal must take them back.)
             try:
                 return self.handle(actor, command)
             except DomainError as refusal:
@@ -255,7 +269,8 @@ class _Work:
         group = self.s.get(Group, actor.group)
         assert group is not None
         if isinstance(command, c.MEDIATOR_ONLY) and not self.is_mediator(group, actor):
-            raise DomainError("not_mediator", command=type(command).__name__.lower())
+            word = _COMMAND_WORDS.get(type(command), type(command).__name__.lower())
+            raise DomainError("not_mediator", command=word)
         handler = getattr(self, "do_" + type(command).__name__)
         return handler(group, actor, command) + self.followups
 
@@ -1063,9 +1078,13 @@ class _Work:
         return [e.SettingChanged(group=group.id, key=key, value=shown)]
 
     def do_AddMediator(self, group: Group, actor: c.Actor, cmd: c.AddMediator) -> list[e.Event]:
+        # A person named by a bare id ("/mediator add 13" on Telegram) is announced by the
+        # name we know them by, not by the number typed.
+        person = self.s.get(Person, cmd.person)
+        name = person.name if person is not None else cmd.name
         if self.s.get(Mediator, (group.id, cmd.person)) is not None:
-            raise DomainError("already_mediator", person=cmd.name)
-        if self.s.get(Person, cmd.person) is None:
+            raise DomainError("already_mediator", person=name)
+        if person is None:
             self.s.add(Person(id=cmd.person, name=cmd.name, locale=None, timezone=None))
             self.s.flush()
         self.s.add(
@@ -1077,17 +1096,19 @@ class _Work:
             )
         )
         self.s.flush()
-        return [e.MediatorChanged(group=group.id, person=cmd.name, added=True, by=actor.name)]
+        return [e.MediatorChanged(group=group.id, person=name, added=True, by=actor.name)]
 
     def do_RemoveMediator(
         self, group: Group, actor: c.Actor, cmd: c.RemoveMediator
     ) -> list[e.Event]:
+        person = self.s.get(Person, cmd.person)
+        name = person.name if person is not None else cmd.name
         mediator = self.s.get(Mediator, (group.id, cmd.person))
         if mediator is None:
-            raise DomainError("not_a_mediator", person=cmd.name)
+            raise DomainError("not_a_mediator", person=name)
         self.s.delete(mediator)
         self.s.flush()
-        return [e.MediatorChanged(group=group.id, person=cmd.name, added=False, by=actor.name)]
+        return [e.MediatorChanged(group=group.id, person=name, added=False, by=actor.name)]
 
     def set_language(self, actor: c.Actor, cmd: c.SetLanguage) -> list[e.Event]:
         person = self.s.get(Person, actor.person)
