@@ -7,7 +7,6 @@ see: the cards, their buttons and edits, the notes answering presses, announceme
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -40,8 +39,9 @@ def api(bot_api_factory) -> FakeBotApi:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def bot(api: FakeBotApi, tmp_path: Path) -> Iterator[RunningBot]:
-    with RunningBot(api, f"sqlite:///{tmp_path / 'bot.db'}") as running:
+def bot(api: FakeBotApi, file_database_url: str) -> Iterator[RunningBot]:
+    """The bot on an SQLite file and on PostgreSQL (``file_database_url``)."""
+    with RunningBot(api, file_database_url) as running:
         yield running
 
 
