@@ -142,6 +142,7 @@ class TelegramAdapter:
         self._bots: dict[int, set[int]] = {}
         self._counts: dict[int, tuple[float, int]] = {}
         self._members: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._lookups: dict[tuple[Any, ...], asyncio.Future[Any]] = {}  # asked, not answered
         self._usernames: dict[str, tuple[str, str]] = {}  # lowercase username -> (id, name)
         self._last_edit: dict[int, float] = {}  # chat -> when a card there was last edited
 
@@ -254,13 +255,27 @@ class TelegramAdapter:
             return item
         chat_id = int(item.chat.removeprefix("telegram:"))
         user_id = int(item.sender.removeprefix("telegram:"))
-        admins, count = await asyncio.gather(self._admin_ids(chat_id), self._member_count(chat_id))
+        admins, count = await asyncio.gather(
+            self._once(("admins", chat_id), lambda: self._admin_ids(chat_id)),
+            self._once(("count", chat_id), lambda: self._member_count(chat_id)),
+        )
         member = True  # Telegram lets only members post in a group
         if isinstance(item, ButtonPressed):
-            member = await self._is_member(chat_id, user_id)
+            member = await self._once(
+                ("member", chat_id, user_id), lambda: self._is_member(chat_id, user_id)
+            )
         return dataclasses.replace(
             item, platform_admin=user_id in admins, member=member, member_count=count
         )
+
+    async def _once(self, key: tuple[Any, ...], lookup: Callable[[], Awaitable[Any]]) -> Any:
+        """One request for all who ask the same at once: a batch's items are enriched
+        concurrently, and each would miss the cache and ask Telegram again."""
+        pending = self._lookups.get(key)
+        if pending is None:
+            pending = self._lookups[key] = asyncio.ensure_future(lookup())
+            pending.add_done_callback(lambda _: self._lookups.pop(key, None))
+        return await asyncio.shield(pending)
 
     async def _admin_ids(self, chat_id: int) -> frozenset[int]:
         cached = self._admins.get(chat_id)
@@ -268,9 +283,13 @@ class TelegramAdapter:
             return cached[1]
         try:
             admins = await self.bot.get_chat_administrators(chat_id)
-        except TelegramError as exc:
+        except (BadRequest, Forbidden) as exc:
             log.warning("telegram.admins_unknown", error=type(exc).__name__)
             return cached[1] if cached else frozenset()
+        except TelegramError:
+            if cached is None:
+                raise  # a passing failure: the batch is fetched again, not misjudged
+            return cached[1]
         ids = frozenset(a.user.id for a in admins if not a.user.is_bot)
         self._bots.setdefault(chat_id, set()).update(a.user.id for a in admins if a.user.is_bot)
         self._admins[chat_id] = (time.monotonic() + self.cache_seconds, ids)
@@ -297,9 +316,11 @@ class TelegramAdapter:
             return cached[1]
         try:
             member = await self.bot.get_chat_member(chat_id, user_id)
-        except TelegramError as exc:
+        except (BadRequest, Forbidden) as exc:
             log.warning("telegram.member_unknown", error=type(exc).__name__)
             return False
+        # Other errors (5xx, timeouts, 429) propagate: a member's press must not be refused
+        # for a passing failure; the batch is not committed and is fetched again.
         inside = member.status in ACTIVE or bool(getattr(member, "is_member", False))
         self._members[(chat_id, user_id)] = (time.monotonic() + self.cache_seconds, inside)
         return inside

@@ -29,6 +29,7 @@ log = get_logger(__name__)
 
 MAX_SLEEP = 60.0  # seconds between sweeps for deadlines even when none is known
 DELIVERY_SWEEP = 1.0  # seconds between sweeps for messages whose back-off ended
+STORE_RETRY = 1.0  # seconds before the deadline sweep tries a failing store again
 
 
 def defaults_from(config: Config) -> Defaults:
@@ -137,14 +138,19 @@ class App:
         finally:
             for task in tasks:
                 task.cancel()
+            await self.outbox.stop()  # first: sends in flight finish through the adapters
             for adapter in self.adapters.values():
                 await adapter.stop()
-            await self.outbox.stop()
 
     async def _deadlines(self) -> None:
         while True:
-            await self.router.run_timers()
-            due = await asyncio.to_thread(self.engine.next_due)
+            try:
+                await self.router.run_timers()
+                due = await asyncio.to_thread(self.engine.next_due)
+            except Exception:  # noqa: BLE001 - the store locked or unreachable: try again
+                log.exception("deadlines.failed")
+                await asyncio.sleep(STORE_RETRY)
+                continue
             wait = MAX_SLEEP
             if due is not None:
                 wait = min(MAX_SLEEP, max(0.0, (due - self.clock.now()).total_seconds()))
@@ -152,7 +158,10 @@ class App:
 
     async def _deliveries(self) -> None:
         while True:
-            await self.outbox.flush()
+            try:
+                await self.outbox.flush()
+            except Exception:  # noqa: BLE001 - the store locked or unreachable: next sweep
+                log.exception("deliveries.failed")
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=DELIVERY_SWEEP)
             except TimeoutError:

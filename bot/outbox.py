@@ -37,6 +37,7 @@ log = get_logger(__name__)
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = 300.0  # seconds
 WAIT_IN_WORKER = 30.0  # a back-off up to this long is waited out by the chat's worker
+STORE_RETRY = 1.0  # seconds between tries to record a delivery the store refused
 
 # (session, platform, chat, subject) -> the card as it should look now, or None
 WordCard = Callable[[Session, str, str, str], Outbound | None]
@@ -103,11 +104,14 @@ class Outbox:
         # Back-off is real time, whatever clock the engine runs on (the demo's is manual).
         self.wall: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._stopping = False
 
     # -- scheduling ----------------------------------------------------------------------
 
     async def flush(self) -> None:
         """Start a worker for every chat with something to deliver now."""
+        if self._stopping:
+            return
         for key in await asyncio.to_thread(self._due_chats):
             task = self._workers.get(key)
             if task is None or task.done():
@@ -122,7 +126,13 @@ class Outbox:
                 return
             await asyncio.gather(*running, return_exceptions=True)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let each worker finish the message it is sending (a send cut off after Telegram
+        took it would be sent again at the next start), then stop them."""
+        self._stopping = True
+        running = [t for t in self._workers.values() if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=grace)
         for task in self._workers.values():
             task.cancel()
         for task in self._workers.values():
@@ -167,7 +177,7 @@ class Outbox:
     async def _work(self, platform: str, lane: str) -> None:
         adapter = self.adapters[platform]
         try:
-            while True:
+            while not self._stopping:
                 row = await asyncio.to_thread(self._next_row, platform, lane)
                 if row is not None:
                     if not await self._deliver(adapter, row):
@@ -228,11 +238,11 @@ class Outbox:
                 )
                 ref = await adapter.send(row.chat, message)
                 if not last:
-                    await asyncio.to_thread(self._progress, row.id, index + 1)
+                    await self._record_delivery(self._progress, row.id, index + 1)
         except DeliveryError as exc:
             await asyncio.to_thread(self._failed, row, exc)
             return exc.permanent
-        await asyncio.to_thread(self._sent, row.id, ref)
+        await self._record_delivery(self._sent, row.id, ref)
         return True
 
     async def _post_card(self, adapter: Adapter, row: _Row) -> None:
@@ -243,7 +253,18 @@ class Outbox:
             return
         version, message = worded
         ref = await adapter.send(row.chat, message)
-        await asyncio.to_thread(self._card_posted, row, ref, version)
+        await self._record_delivery(self._card_posted, row, ref, version)
+
+    async def _record_delivery(self, write: Callable[..., None], *args: object) -> None:
+        """Store that the platform took a message. Until then the row is pending and would be
+        sent again, so a locked or unreachable store is waited out here."""
+        while True:
+            try:
+                await asyncio.to_thread(write, *args)
+                return
+            except Exception as exc:  # noqa: BLE001 - the store locked or unreachable
+                log.warning("outbox.record_failed", error=type(exc).__name__)
+                await asyncio.sleep(STORE_RETRY)
 
     async def _edit_card(self, adapter: Adapter, platform: str, chat: str) -> bool:
         """Bring one card of ``chat`` up to date; False when none is behind."""

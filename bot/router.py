@@ -273,6 +273,8 @@ class Router:
     ) -> None:
         """Inbox rows, answers, announcements, card changes and the cursor of a batch."""
         now = self.clock.now()
+        _loaded = self._load_people_and_groups(session, items)  # referenced until the end
+        touched: set[tuple[str, str, str]] = set()  # cards to bump, once for the batch
         for item in items:
             if not (item.command or item.reply or item.query or item.ask_objection):
                 continue  # conversation: nothing to record
@@ -295,11 +297,12 @@ class Router:
                     self._answer(session, item, partial(render.event, ev=ev))
                 else:
                     self._announce(session, ev, now)
-                self._touch_cards(session, ev)
+                self._touch_cards(session, ev, touched)
             if item.ask_objection is not None:
                 self._ask_objection(session, item, now)
             if item.query is not None:
                 self._query(session, item)
+        self._bump_cards(session, touched)
         session.flush()  # a duplicate inbox key fails here, before the commit
         if cursor is not None:
             session.merge(StreamCursor(name=cursor.name, value=cursor.value))
@@ -353,8 +356,34 @@ class Router:
         plain = self._person_reader(session, msg, markup=render.Markup())
         item.note = cards.objection_note(plain, number)[:TOAST_LIMIT]
 
-    def _touch_cards(self, session: Session, ev: e.Event) -> None:
-        """Mark the live cards an event changes; they are worded afresh when next edited."""
+    def _load_people_and_groups(self, session: Session, items: list[_Item]) -> list[object]:
+        """The batch's senders and chats, read at once. The session's identity map holds
+        them only while they are referenced: the caller keeps the list, and wording each
+        answer (``_person_reader``) then reads them from memory, not from the database."""
+        people = {item.inbound.sender for item in items}
+        chats = {item.inbound.chat for item in items if item.inbound.chat}
+        return [
+            *session.scalars(select(Person).where(Person.id.in_(people))),
+            *session.scalars(select(Group).where(Group.id.in_(chats))),
+        ]
+
+    def _bump_cards(self, session: Session, touched: set[tuple[str, str, str]]) -> None:
+        """One UPDATE per chat for the cards a batch changed, however many events it had."""
+        subjects: dict[tuple[str, str], list[str]] = {}
+        for platform, chat, subject in sorted(touched):
+            subjects.setdefault((platform, chat), []).append(subject)
+        for (platform, chat), names in subjects.items():
+            session.execute(
+                update(Card)
+                .where(Card.platform == platform, Card.chat == chat, Card.subject.in_(names))
+                .values(version=Card.version + 1)
+            )
+
+    def _touch_cards(
+        self, session: Session, ev: e.Event, touched: set[tuple[str, str, str]] | None = None
+    ) -> None:
+        """Mark the live cards an event changes; they are worded afresh when next edited.
+        With ``touched`` the marks are collected there (see ``_bump_cards``)."""
         platform = ev.group.partition(":")[0]
         adapter = self.adapters.get(platform)
         if adapter is None or not adapter.caps.buttons:
@@ -377,11 +406,11 @@ class Router:
                 select(Amendment.id).where(Amendment.proposal_id == proposal)
             ).all()
             subjects = [f"P{proposal}", *(f"A{n}" for n in numbers)]
-        session.execute(
-            update(Card)
-            .where(Card.platform == platform, Card.chat == ev.group, Card.subject.in_(subjects))
-            .values(version=Card.version + 1)
-        )
+        marks = {(platform, ev.group, subject) for subject in subjects}
+        if touched is None:
+            self._bump_cards(session, marks)
+        else:
+            touched.update(marks)
 
     def _new_card(self, session: Session, group: str, subject: str, proposal: int) -> None:
         platform = group.partition(":")[0]
@@ -435,8 +464,11 @@ class Router:
         if group is None or adapter is None:
             log.warning("announce.no_adapter", group=ev.group)
             return
-        if adapter.caps.buttons and isinstance(ev, e.ProposalOpened | e.AmendmentProposed):
-            return  # the card is the announcement
+        if adapter.caps.buttons and (
+            isinstance(ev, e.ProposalOpened | e.AmendmentProposed)
+            or (isinstance(ev, e.ConsentOpened) and ev.skipped)
+        ):
+            return  # the card is the announcement (and opens in its consent round)
         texts = [
             render.event(self.reader(code, group.timezone, adapter), ev)
             for code in group.languages.split()
