@@ -1,11 +1,12 @@
 """A burst of button presses at Telegram's real flood limits.
 
-A group of 1,000 members, a proposal in its consent phase, and every member presses a
-position button within a few seconds. The fake Bot API enforces Telegram's default limits
-(one message a second per chat with a burst of 3, 20 a minute per group, 30 a second
-overall) and the adapter paces itself with its default ``Limits()``. Every press must be
-answered, the one card must catch up within a few seconds of the last press by a handful of
-edits (changes coalesce into the next edit), and the bot must never hit a limit.
+A group of 1,000 members, a proposal in its consent phase, and every member presses ✅, ⚠️
+or ➖ once within 10 s (about 110 presses a second, none of them seen before: each costs a
+``getChatMember``). The fake Bot API enforces Telegram's default limits (one message a
+second per chat with a burst of 3, 20 a minute per group, 30 a second overall) and the
+adapter paces itself with its default ``Limits()``. Every press must be answered, the one
+card must show every press within a few seconds of the last one, by a handful of edits
+(changes coalesce into the next edit), and the bot must never hit a limit.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ GROUP = -1001000000042
 CREATOR = FakeBotApi.make_user(1, "Ada", language_code="en")
 MEMBERS = [FakeBotApi.make_user(10_000 + i, f"Member{i}", language_code="en") for i in range(1000)]
 STANCES = ("v1:c", "v1:k", "v1:a")  # ✅ ⚠️ ➖ (✋ asks for a reason first)
-PRESS_SECONDS = 5.0  # the presses are spread over this long (well within 10 s)
+PRESS_SECONDS = 9.0  # the presses are spread over this long (within 10 s)
 CATCH_UP = 6.0  # seconds the card may take after the last press to show every press
 
 
@@ -49,11 +50,11 @@ def bot(api: FakeBotApi, tmp_path: Path) -> Iterator[RunningBot]:
 
 
 def counts_on(text: str) -> dict[str, int]:
-    found = {}
-    for icon in ("✅", "⚠️", "➖", "✋"):
-        m = re.search(rf"{icon} ([0-9,]+)", text)
-        found[icon] = int(m[1].replace(",", "")) if m else 0
-    return found
+    """The card's tally line ("✅ 334 · ⚠️ 333 · ✋ 0 · ➖ 333") as counts by icon."""
+    return {
+        icon: int(number.replace(",", ""))
+        for icon, number in re.findall(r"(✅|⚠️|✋|➖) ([0-9][0-9,]*)", text)
+    }
 
 
 def test_a_thousand_presses_are_answered_and_one_card_catches_up(bot: RunningBot) -> None:
@@ -66,7 +67,7 @@ def test_a_thousand_presses_are_answered_and_one_card_catches_up(bot: RunningBot
     assert "consent phase" in card["plain_text"]
     bot.wait_for(lambda: card["reply_markup"], "the card's buttons")
 
-    expected = {"✅": 0, "⚠️": 0, "➖": 0, "✋": 0}
+    expected = {"✅": 0, "⚠️": 0, "✋": 0, "➖": 0}
     icons = dict(zip(STANCES, ("✅", "⚠️", "➖"), strict=True))
     started = time.monotonic()
     for index, member in enumerate(MEMBERS):
@@ -82,10 +83,17 @@ def test_a_thousand_presses_are_answered_and_one_card_catches_up(bot: RunningBot
     def shown() -> dict[str, int]:
         return counts_on(api.message(GROUP, card_id)["text"])
 
-    bot.wait_for(lambda: shown() == expected, "the card to count every press", timeout=30)
-    caught_up = time.monotonic() - last_press
-    bot.wait_for(lambda: len(api.callback_answers) >= len(MEMBERS), "every press answered")
-    answered = time.monotonic() - last_press
+    answered = caught_up = None
+    deadline = last_press + 30
+    while (answered is None or caught_up is None) and time.monotonic() < deadline:
+        now = time.monotonic() - last_press
+        if answered is None and len(api.callback_answers) >= len(MEMBERS):
+            answered = now
+        if caught_up is None and shown() == expected:
+            caught_up = now
+        time.sleep(0.01)
+    assert answered is not None, "not every press was answered"
+    assert caught_up is not None, f"the card shows {shown()}, not {expected}"
     record = api.records[(GROUP, card_id)]
     edits = len(record["edits"])
     print(
@@ -98,12 +106,14 @@ def test_a_thousand_presses_are_answered_and_one_card_catches_up(bot: RunningBot
     assert len(answers) == len(MEMBERS)
     assert {a["user_id"] for a in answers} == {m["id"] for m in MEMBERS}
     assert all(a["text"] and "P1" in a["text"] for a in answers)
-    # One card, edited in place; the edits coalesce (about one a second at most).
+    assert "1,000 of 1001 members stated a position." in api.message(GROUP, card_id)["text"]
+    # One card, edited in place; 1,000 changes coalesce into a few edits (a group's budget
+    # is 20 sends a minute; the bot spaces card edits over it).
     assert len([m for m in api.sent_to(GROUP) if m["plain_text"].startswith("P1 ·")]) == 1
     assert not record["deleted"]
-    assert 1 <= edits <= PRESS_SECONDS + CATCH_UP + 3
+    assert 1 <= edits <= 15
     edit_calls = [r for r in api.requests if r[0] == "editMessageText"]
-    assert len(edit_calls) == edits  # no refused or repeated edit
+    assert len(edit_calls) == edits  # none refused, none repeated
     assert api.flood_violations == []
     assert api.flood_refusals == []
     with bot.db.unit_of_work(write=False) as uow:
