@@ -63,6 +63,7 @@ from bot.messages import (
     Cursor,
     DeliveryError,
     Inbound,
+    MessageIn,
     Outbound,
     Sink,
 )
@@ -270,8 +271,11 @@ class TelegramAdapter:
             self._once(("admins", chat_id), lambda: self._admin_ids(chat_id)),
             self._once(("count", chat_id), lambda: self._member_count(chat_id)),
         )
-        member = True  # Telegram lets only members post in a group
-        if isinstance(item, ButtonPressed):
+        member = True  # Telegram lets only members post in a group: remember them
+        if isinstance(item, MessageIn):
+            expires = time.monotonic() + self.cache_seconds
+            self._members[(chat_id, user_id)] = (expires, True)
+        else:
             member = await self._once(
                 ("member", chat_id, user_id), lambda: self._is_member(chat_id, user_id)
             )

@@ -203,12 +203,12 @@ class Translator:
 
     def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
         """Translate with the locale's plural rule for ``n``; ``{n}`` is always available
-        in the message, next to ``params``."""
+        in the message, formatted for the locale ("1,001"), next to ``params``."""
         text = self._translations.ngettext(singular, plural, n)
         fallback = singular if n == 1 else plural
         if self._escape is not None:
             text, fallback = self._escape(text), self._escape(fallback)
-        return self._format(text, fallback, {"n": n, **params})
+        return self._format(text, fallback, {"n": self.format_number(n), **params})
 
     @staticmethod
     def _format(text: str, original: str, params: dict[str, Any]) -> str:

@@ -186,7 +186,7 @@ def test_plural_with_extra_params() -> None:
 def test_spanish_numbers_inside_a_translated_message() -> None:
     es = get_translator("es")
     text = es.ngettext(*STATED, 2500, stated=es.format_number(1234))
-    assert text == "Posiciones expresadas: 1.234 de 2500 miembros."
+    assert text == "Posiciones expresadas: 1.234 de 2.500 miembros."
 
 
 def test_plural_rule_of_the_catalog_is_used() -> None:
