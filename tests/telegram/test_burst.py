@@ -106,7 +106,7 @@ def test_a_thousand_presses_are_answered_and_one_card_catches_up(bot: RunningBot
     assert len(answers) == len(MEMBERS)
     assert {a["user_id"] for a in answers} == {m["id"] for m in MEMBERS}
     assert all(a["text"] and "P1" in a["text"] for a in answers)
-    assert "1,000 of 1001 members stated a position." in api.message(GROUP, card_id)["text"]
+    assert "1,000 of 1,001 members stated a position." in api.message(GROUP, card_id)["text"]
     # One card, edited in place; 1,000 changes coalesce into a few edits (a group's budget
     # is 20 sends a minute; the bot spaces card edits over it).
     assert len([m for m in api.sent_to(GROUP) if m["plain_text"].startswith("P1 ·")]) == 1
