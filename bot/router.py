@@ -92,17 +92,11 @@ class Router:
         self.on_commit()
         return notes
 
-    async def on_message(self, msg: MessageIn) -> None:
-        await self.on_batch([msg])
-
     async def run_timers(self) -> int:
         events = await asyncio.to_thread(self.engine.run_due_timers, self._announce_events)
         if events:
             self.on_commit()
         return len(events)
-
-    def handle_message(self, msg: MessageIn) -> None:
-        self.handle_batch([msg])
 
     def handle_batch(
         self, batch: Sequence[Inbound], cursor: Cursor | None = None
