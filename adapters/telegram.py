@@ -50,8 +50,8 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.request import HTTPXRequest
 
+from adapters.telegram_http import AiohttpRequest
 from adapters.telegram_pacing import Limits, Pacer
 from adapters.telegram_updates import ChatMigrated as ChatMigratedUpdate
 from adapters.telegram_updates import MemberChange, translate
@@ -138,8 +138,9 @@ class TelegramAdapter:
         self.cache_seconds = cache_seconds
         self.poll_timeout = poll_timeout
         self.default_locale = default_locale
-        pool = HTTPXRequest(connection_pool_size=64, read_timeout=15.0, write_timeout=15.0)
-        polling = HTTPXRequest(read_timeout=poll_timeout + 10.0)
+        # aiohttp's client, not PTB's default httpx: a fraction of the CPU per request
+        pool = AiohttpRequest(connection_pool_size=64, read_timeout=15.0, write_timeout=15.0)
+        polling = AiohttpRequest(read_timeout=poll_timeout + 10.0)
         kwargs: dict[str, Any] = {"request": pool, "get_updates_request": polling}
         if base_url:
             kwargs["base_url"] = base_url
