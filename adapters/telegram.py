@@ -22,8 +22,6 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
-import importlib.util
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -69,15 +67,6 @@ from bot.messages import (
 )
 
 log = get_logger(__name__)
-
-# httpcore (under PTB's HTTPXRequest) runs ``import sniffio`` for every lock and event it
-# makes, several per request. sniffio is optional and no longer comes with anyio (>= 4.11);
-# without it each of those imports fails only after searching the whole sys.path again,
-# which was a quarter of the bot's CPU under a burst of button presses (encode/httpcore
-# discussion #1102). Marking it absent in sys.modules makes the import fail at once, with
-# the same ImportError; an installed sniffio is left alone.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 PLATFORM = "telegram"
 CURSOR = "telegram:offset"

@@ -19,9 +19,7 @@ nothing. It is charterbot's own loop with the bot's work taken out. It runs twic
 PTB's default HTTP client (``HTTPXRequest``: "a bare PTB bot", what the target is defined
 against) and with ours (``adapters.telegram_http.AiohttpRequest``, which charterbot's
 adapter uses), so the table shows both what charterbot achieves against a bare bot and what
-its work costs with the HTTP client held equal. Everything runs in this process
-(``adapters.telegram`` is imported first, so the httpx bare bot also gets the adapter's fix
-for httpcore's failed ``import sniffio``).
+its work costs with the HTTP client held equal. Everything runs in this process.
 
 The fake Bot API runs in a process of its own (the real Telegram is not in the bot's
 process either), with its flood limits off: ``answerCallbackQuery`` is not limited anyway,
@@ -297,7 +295,6 @@ def main() -> None:
     counts = args.presses or ([500] if args.quick else [2000, 5000])
     repeat = 1 if args.quick else args.repeat
 
-    import adapters.telegram  # noqa: F401 - its sniffio fix for the httpx bare bot too
     from bench.engine import postgres_url
     from bot.logging import configure_logging
 
