@@ -116,7 +116,9 @@ class TelegramAdapter:
         poll_timeout: int = POLL_TIMEOUT,
         default_locale: str = "en",
     ) -> None:
-        self.caps = Capabilities(max_text=MAX_TEXT, markup="html", prefix="/", buttons=True)
+        self.caps = Capabilities(
+            max_text=MAX_TEXT, markup="html", prefix="/", buttons=True, parallel_chats=True
+        )
         self.mode = mode
         self.load_cursor = load_cursor
         self.webhook_url = webhook_url

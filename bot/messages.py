@@ -91,6 +91,9 @@ class Capabilities:
     prefix: str  # the command prefix
     username: str | None = None  # the bot's own name, for "/cmd@name" addressed to it
     buttons: bool = False  # live cards with buttons instead of plain announcements
+    # Each chat delivered by its own worker (the platform paces per chat); else one worker
+    # keeps the platform's whole output in order (the console's transcript).
+    parallel_chats: bool = False
 
 
 class DeliveryError(Exception):

@@ -170,7 +170,7 @@ class Outbox:
 
     def _lane(self, platform: str, chat: str) -> str:
         """A chat's own worker where the platform delivers concurrently, else one for all."""
-        return chat if self.adapters[platform].caps.buttons else "*"
+        return chat if self.adapters[platform].caps.parallel_chats else "*"
 
     # -- a worker ------------------------------------------------------------------------
 
@@ -188,6 +188,7 @@ class Outbox:
                             return
                         await asyncio.sleep(wait)
                     continue
+                # cards are edited by per-chat workers (platforms with buttons pace per chat)
                 if lane == "*" or not await self._edit_card(adapter, platform, lane):
                     return
         except Exception:  # noqa: BLE001 - a worker must not die silently
