@@ -117,18 +117,11 @@ def _proposal_buttons(
 
 
 def _amendment(r: render.Reader, view: queries.ProposalView, a: queries.AmendmentView) -> str:
-    _ = r.tr.gettext
-    head = _("A{a} to P{n} by {author}: {change}").format(
-        a=a.number,
-        n=view.number,
-        author=r.markup.text(a.author),
-        change=render.amendment_change(r, a.passage, a.replacement, a.text),
-    )
-    counts = _("Support {s}, opposition {o}.").format(
-        s=r.tr.format_number(a.support), o=r.tr.format_number(a.oppose)
+    head = render.amendment_head(
+        r, a.number, view.number, a.author, a.passage, a.replacement, a.text
     )
     status = r.tr.gettext(render.AMENDMENT_STATUS.get(a.status, a.status))
-    return f"{head}\n{counts} ({status})"
+    return f"{head}\n{render.support_counts(r, a.support, a.oppose)} ({status})"
 
 
 def objection_prompt(r: render.Reader, name: str, proposal: int) -> str:

@@ -202,15 +202,35 @@ def amendment_change(
     return _("new text:") + "\n" + block(r, text or "")
 
 
-def _amendment_proposed(r: Reader, ev: e.AmendmentProposed) -> str:
-    _ = r.tr.gettext
-    head = _("A{a} to P{n} by {author}: {change}").format(
-        a=ev.amendment,
-        n=ev.proposal,
-        author=r.markup.text(ev.author),
-        change=amendment_change(r, ev.passage, ev.replacement, ev.text),
+def amendment_head(
+    r: Reader,
+    number: int,
+    proposal: int,
+    author: str,
+    passage: str | None,
+    replacement: str | None,
+    text: str | None,
+) -> str:
+    """``A5 to P2 by bob: replace “x” with “y”`` (its announcement, and its card)."""
+    return r.tr.gettext("A{a} to P{n} by {author}: {change}").format(
+        a=number,
+        n=proposal,
+        author=r.markup.text(author),
+        change=amendment_change(r, passage, replacement, text),
     )
-    hint = _("Support it with {p}support A{a}, oppose it with {p}oppose A{a}.").format(
+
+
+def support_counts(r: Reader, support: int, oppose: int) -> str:
+    return r.tr.gettext("Support {s}, opposition {o}.").format(
+        s=r.tr.format_number(support), o=r.tr.format_number(oppose)
+    )
+
+
+def _amendment_proposed(r: Reader, ev: e.AmendmentProposed) -> str:
+    head = amendment_head(
+        r, ev.amendment, ev.proposal, ev.author, ev.passage, ev.replacement, ev.text
+    )
+    hint = r.tr.gettext("Support it with {p}support A{a}, oppose it with {p}oppose A{a}.").format(
         p=r.prefix, a=ev.amendment
     )
     return f"{head}\n{hint}"
@@ -219,9 +239,7 @@ def _amendment_proposed(r: Reader, ev: e.AmendmentProposed) -> str:
 def _amendment_voted(r: Reader, ev: e.AmendmentVoted) -> str:
     _ = r.tr.gettext
     template = _("{name} supports A{a}.") if ev.support else _("{name} opposes A{a}.")
-    counts = _("Support {s}, opposition {o}.").format(
-        s=r.tr.format_number(ev.supporters), o=r.tr.format_number(ev.opposers)
-    )
+    counts = support_counts(r, ev.supporters, ev.opposers)
     return template.format(name=r.markup.text(ev.voter), a=ev.amendment) + " " + counts
 
 

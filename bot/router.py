@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -59,7 +59,6 @@ class _Item:
     query: g.Query | None = None  # or a question about the store
     ask_objection: int | None = None  # or ✋ pressed: ask for the reason
     note: str | None = None  # the answer to a button press, after the commit
-    extra_replies: list[Word] = field(default_factory=list)
 
     @property
     def pressed(self) -> bool:
@@ -251,7 +250,7 @@ class Router:
                         sent.proposal_id, c.Stance.OBJECT, msg.text.strip()
                     )
                 continue
-            number = _number(sent.subject, "P") or sent.proposal_id
+            number = sent.proposal_id  # every message about a proposal carries its number
             command = item.command
             if isinstance(command, _NAMES_PROPOSAL) and command.proposal is None and number:
                 item.command = dataclasses.replace(command, proposal=number)
@@ -566,9 +565,3 @@ class Router:
 
 def _proposal_of(ev: e.Event) -> int | None:
     return getattr(ev, "proposal", None)
-
-
-def _number(subject: str | None, kind: str) -> int | None:
-    if subject and subject.startswith(kind) and subject[1:].isdigit():
-        return int(subject[1:])
-    return None
