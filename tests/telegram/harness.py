@@ -16,11 +16,14 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import select
+
 from adapters.telegram import TelegramAdapter
 from adapters.telegram_pacing import Limits
 from bot.app import App
 from bot.config import Config, ConsoleConfig, DatabaseConfig, TelegramConfig
 from deliberation.store.db import Database
+from deliberation.model import OutboxItem
 from deliberation.timers import ManualClock
 from tests.fakes.bot_api import FakeBotApi, Json
 
@@ -118,6 +121,19 @@ class RunningBot:
                 return result
             time.sleep(0.02)
         raise AssertionError(f"timed out waiting for {what}")
+
+    def recorded(self, message_id: int) -> None:
+        """Wait until the bot has stored that it sent ``message_id``: a reply to it names
+        what it was about only from then on (a person needs longer than that to reply)."""
+
+        def stored() -> bool:
+            with self.db.unit_of_work(write=False) as uow:
+                rows = uow.session.scalars(
+                    select(OutboxItem.id).where(OutboxItem.message_ref == str(message_id))
+                )
+                return rows.first() is not None
+
+        self.wait_for(stored, f"message {message_id} to be recorded as sent")
 
 
 def texts(api: FakeBotApi, chat_id: int) -> list[str]:

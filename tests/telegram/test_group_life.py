@@ -99,6 +99,7 @@ def test_a_proposal_is_amended_and_adopted_with_buttons(bot: RunningBot) -> None
     prompt = card_of(bot, "reason for your objection to P1")
     assert prompt["reply_markup"] == {"force_reply": True, "selective": False}
     assert "Reply to my message" in (answers_to(api, ALICE)[0] or "")
+    bot.recorded(prompt["message_id"])
     say(bot, ALICE, "The garden is not ours.", reply_to=prompt["message_id"])
     bot.wait_for(lambda: "The garden is not ours." in shown(), "the objection on the card")
     assert "✅ 1" in shown() and "⚠️ 1" in shown() and "✋ 1" in shown()
@@ -119,6 +120,7 @@ def test_a_reply_to_the_card_names_the_proposal(bot: RunningBot) -> None:
     bot.wait_for(lambda: find(api, GROUP, "amendment_hours"), "the settings answer")
     say(bot, ALICE, "/propose Quiet after ten.")
     card = card_of(bot, "Quiet after ten.")
+    bot.recorded(card["message_id"])
     say(bot, BOB, "/object No.", reply_to=card["message_id"])
     bot.wait_for(
         lambda: "No." in api.message(GROUP, card["message_id"])["text"],

@@ -409,9 +409,7 @@ def test_html_in_texts_reasons_and_names_is_shown_literally(bot: RunningBot) -> 
     prompt = bot.wait_for(lambda: find(api, GROUP, "reason for your objection"), "the prompt")
     assert prompt["plain_text"].startswith(f"{PAYLOAD}, reply to this message")
     say_reason = f"{PAYLOAD} is why"
-    # (The prompt's message id is stored just after Telegram took it: a reply quicker than
-    # that would be ordinary conversation.)
-    bot.wait_for(lambda: idle(bot), "the prompt's id to be stored")
+    bot.recorded(prompt["message_id"])
     api.user_message(GROUP, EVE, say_reason, reply_to=prompt["message_id"])
     bot.wait_for(
         lambda: say_reason in api.message(GROUP, card_id)["text"], "the reason on the card"
