@@ -22,8 +22,8 @@ from adapters.telegram import TelegramAdapter
 from adapters.telegram_pacing import Limits
 from bot.app import App
 from bot.config import Config, ConsoleConfig, DatabaseConfig, TelegramConfig
-from deliberation.store.db import Database
 from deliberation.model import OutboxItem
+from deliberation.store.db import Database
 from deliberation.timers import ManualClock
 from tests.fakes.bot_api import FakeBotApi, Json
 
