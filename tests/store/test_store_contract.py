@@ -6,6 +6,7 @@ PostgreSQL leg runs on a real server the tests start on loopback.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,17 @@ from sqlalchemy import inspect, select, text
 from deliberation import commands as c
 from deliberation import queries
 from deliberation.errors import DomainError
-from deliberation.model import ChainEntry, Clause, ClauseVersion, Position, PositionChange, Timer
+from deliberation.model import (
+    ChainEntry,
+    Clause,
+    ClauseVersion,
+    Group,
+    Member,
+    Person,
+    Position,
+    PositionChange,
+    Timer,
+)
 from deliberation.services import Deliberation
 from deliberation.settings import Defaults
 from deliberation.store.db import Database, is_memory
@@ -84,6 +95,30 @@ def test_one_position_per_person_per_round_with_history(engine: Deliberation, db
         history = uow.session.scalars(select(PositionChange).order_by(PositionChange.id)).all()
     assert [(p.person_id, p.stance) for p in positions] == [("console:bob", "abstain")]
     assert [h.stance for h in history] == ["consent", "concern", "abstain"]
+
+
+def test_a_first_vote_brings_its_person_membership_and_counts(
+    engine: Deliberation, db: Database
+) -> None:
+    """A person whose first word is a vote becomes a member seen, under the name and with
+    the member count the platform gave; a refused vote writes none of it."""
+    (opened, _) = engine.handle(actor("alice", True), c.Propose("Text"))
+    number = opened.proposal
+    newcomer = dataclasses.replace(actor("nia"), member_count=12)
+    engine.handle(newcomer, c.StatePosition(number, c.Stance.CONSENT))
+    renamed = dataclasses.replace(newcomer, name="Nia R.", member_count=13)
+    engine.handle(renamed, c.StatePosition(number, c.Stance.CONCERN))
+    elsewhere = dataclasses.replace(actor("zed", group="console:other"), member_count=99)
+    with pytest.raises(DomainError):
+        engine.handle(elsewhere, c.StatePosition(number, c.Stance.CONSENT))
+    with db.unit_of_work(write=False) as uow:
+        person = uow.session.get(Person, "console:nia")
+        group = uow.session.get(Group, GROUP)
+        members = uow.session.scalars(select(Member.person_id).order_by(Member.person_id))
+        assert person is not None and person.name == "Nia R."
+        assert group is not None and (group.member_count, group.members_seen) == (13, 2)
+        assert members.all() == ["console:alice", "console:nia"]
+        assert uow.session.get(Person, "console:zed") is None
 
 
 def test_numbers_are_never_reused(engine: Deliberation, db: Database) -> None:
