@@ -315,6 +315,19 @@ def _position_stated(r: Reader, ev: e.PositionStated) -> str:
     return text
 
 
+def _position_retracted(r: Reader, ev: e.PositionRetracted) -> str:
+    _ = r.tr.gettext
+    if not ev.named:
+        text = _("A position on P{n} was withdrawn.").format(n=ev.proposal)
+    else:
+        text = _("{name} withdrew their position on P{n} (was {previous}).").format(
+            name=r.markup.text(ev.person), n=ev.proposal, previous=stance_label(r, ev.previous)
+        )
+    if ev.tally is not None:
+        text += "\n" + _("Tally so far: {tally}").format(tally=tally_line(r, ev.tally))
+    return text
+
+
 def _statements(r: Reader, items: tuple[e.Statement, ...], icon: str) -> list[str]:
     _ = r.tr.gettext
     t = r.markup.text
@@ -458,6 +471,7 @@ _EVENTS: dict[type, Callable[[Reader, Any], str]] = {
     e.AmendmentAccepted: _amendment_accepted,
     e.ConsentOpened: _consent_opened,
     e.PositionStated: _position_stated,
+    e.PositionRetracted: _position_retracted,
     e.Decided: _decided,
     e.Resolved: _resolved,
     e.ObjectionWithdrawn: _objection_withdrawn,
@@ -522,6 +536,8 @@ def error(r: Reader, err: DomainError) -> str:
         return _("You have no standing objection to P{n}; only its author can withdraw it.").format(
             n=p["number"]
         )
+    if code == "no_position":
+        return _("You have no position on P{n} to withdraw.").format(n=p["number"])
     if code == "reason_required":
         return _("An objection needs a reason: {p}object P1 <reason>.").format(p=r.prefix)
     if code == "text_required":

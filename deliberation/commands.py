@@ -85,6 +85,13 @@ class StatePosition:
 
 
 @dataclass(frozen=True, slots=True)
+class RetractPosition:
+    """Take back one's position in the current consent round (no position at all then)."""
+
+    proposal: int
+
+
+@dataclass(frozen=True, slots=True)
 class Withdraw:
     """The author withdraws the proposal, or an objector withdraws the objection."""
 
@@ -146,6 +153,7 @@ Command = (
     | VoteAmendment
     | AcceptAmendment
     | StatePosition
+    | RetractPosition
     | Withdraw
     | Resolve
     | Next

@@ -38,6 +38,7 @@ CODES = frozenset(
         "not_member",
         "not_author",  # kind, number
         "not_objector",  # number
+        "no_position",  # number: nothing to retract in the current consent round
         "reason_required",  # command
         "text_required",  # command
         "text_too_long",  # limit, length

@@ -103,6 +103,17 @@ class PositionStated(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PositionRetracted(Event):
+    """A person took back their position: they have none in the round any more."""
+
+    proposal: int
+    person: str
+    previous: str  # the stance taken back
+    tally: Tally | None  # None when the group shows counts only after the close
+    named: bool = True  # False: the group shows no names, so neither may this message
+
+
+@dataclass(frozen=True, slots=True)
 class Statement:
     """An objection or concern as shown to others: the name only when votes are named."""
 

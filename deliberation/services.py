@@ -21,7 +21,7 @@ from decimal import InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -758,6 +758,65 @@ class _Work:
             self.enter(actor)
             number = self.proposal(actor.group, None, cmd, lock=False).id
         return [positions.record(self.s, self.dialect, self.now, actor, number, cmd.stance, reason)]
+
+    def do_RetractPosition(
+        self, group: Group, actor: c.Actor, cmd: c.RetractPosition
+    ) -> list[e.Event]:
+        """Take back one's position: the person has none in the round any more.
+
+        Ordered against the round's close as a vote is: the proposal is read unlocked, and
+        the open round's row is locked under ``closed_at IS NULL`` before the position is
+        read or written (a close holds that lock while it counts), so a retraction that
+        finds the round closed changes nothing, and one that gets in first is not counted.
+        """
+        proposal = self.proposal(group.id, cmd.proposal, cmd, lock=False)
+        self.expect(proposal, Phase.CONSENT)
+        query = select(Round.id).where(
+            Round.proposal_id == proposal.id,
+            Round.number == proposal.round_no,
+            Round.phase == Phase.CONSENT.value,
+            Round.closed_at.is_(None),
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        round_id = self.s.scalar(query)
+        if round_id is None:  # the round closed while this request was on its way
+            raise DomainError(
+                "wrong_phase", number=proposal.id, phase="closed", expected=("consent",)
+            )
+        table = Position.__table__
+        previous = (
+            self.s.connection()
+            .execute(
+                delete(table)
+                .where(table.c.round_id == round_id, table.c.person_id == actor.person)
+                .returning(table.c.stance)
+            )
+            .scalar()
+        )
+        if previous is None:
+            raise DomainError("no_position", number=proposal.id)
+        self.s.add(
+            PositionChange(
+                round_id=round_id,
+                person_id=actor.person,
+                stance="retract",
+                reason=None,
+                at=self.now,
+            )
+        )
+        self.s.flush()
+        tally = positions.shift_counts(self.s, round_id, previous, None)
+        return [
+            e.PositionRetracted(
+                group=group.id,
+                proposal=proposal.id,
+                person=actor.name,
+                previous=previous,
+                tally=tally if group.show_tally != "after_close" else None,
+                named=bool(group.named_votes),
+            )
+        ]
 
     def tally(self, round_id: int) -> Tally:
         rows = self.s.execute(

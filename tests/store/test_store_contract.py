@@ -261,6 +261,48 @@ def test_running_counts_match_the_positions(engine: Deliberation, db: Database) 
     assert view.tally.as_dict() == {"consent": 1, "concern": 1, "object": 1, "abstain": 1}
 
 
+def test_retracting_keeps_the_running_counts_equal_to_the_positions(
+    engine: Deliberation, db: Database
+) -> None:
+    """A retracted position leaves the positions table and the round's running counts."""
+    (opened, _) = engine.handle(actor("alice", True), c.Propose("Text"))
+    number = opened.proposal
+    script = [
+        ("bob", c.Stance.CONSENT),
+        ("carol", c.Stance.OBJECT),
+        ("bob", None),
+        ("dave", c.Stance.ABSTAIN),
+        ("bob", c.Stance.CONCERN),
+        ("carol", None),
+        ("erin", c.Stance.OBJECT),
+        ("dave", None),
+    ]
+    for name, stance in script:
+        if stance is None:
+            engine.handle(actor(name), c.RetractPosition(number))
+        else:
+            engine.handle(actor(name), c.StatePosition(number, stance, "why"))
+    with pytest.raises(DomainError) as refusal:
+        engine.handle(actor("carol"), c.RetractPosition(number))
+    assert refusal.value.code == "no_position"
+    with db.unit_of_work(write=False) as uow:
+        view = queries.proposal(uow.session, GROUP, number, None)
+        counted = dict(
+            uow.session.execute(
+                select(Position.stance, text("count(*)")).group_by(Position.stance)
+            ).all()
+        )
+        history = uow.session.scalars(select(PositionChange.stance).order_by(PositionChange.id))
+        assert history.all().count("retract") == 3
+    assert view.tally is not None
+    assert view.tally.as_dict() == {s.value: counted.get(s.value, 0) for s in c.Stance}
+    assert view.tally.as_dict() == {"consent": 0, "concern": 1, "object": 1, "abstain": 0}
+    engine.handle(actor("alice", True), c.Next(number))  # closed: nothing left to retract
+    with pytest.raises(DomainError) as refusal:
+        engine.handle(actor("bob"), c.RetractPosition(number))
+    assert refusal.value.code == "wrong_phase"
+
+
 def test_a_failing_deadline_is_set_aside_and_the_others_still_run(
     db: Database, clock: ManualClock
 ) -> None:

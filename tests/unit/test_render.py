@@ -29,6 +29,7 @@ PARAMS = {
     "not_member": {},
     "not_author": {"kind": "P", "number": 3},
     "not_objector": {"number": 3},
+    "no_position": {"number": 3},
     "reason_required": {"command": "object"},
     "text_required": {"command": "propose"},
     "text_too_long": {"limit": 3000, "length": 4000},
