@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TextIO
 
 from adapters.console import ConsoleAdapter
+from adapters.matrix import MatrixAdapter
 from adapters.telegram import TelegramAdapter
 from adapters.telegram_pacing import Limits
 from bot.config import Config
@@ -89,6 +90,12 @@ class App:
         }
         options.update(overrides)
         adapter = TelegramAdapter(tg.token, self.load_cursor, **options)  # type: ignore[arg-type]
+        self.adapters[adapter.platform] = adapter
+        return adapter
+
+    def add_matrix(self, **overrides: object) -> MatrixAdapter:
+        """The ``[matrix]`` account; ``overrides`` replace adapter options (tests)."""
+        adapter = MatrixAdapter(self.config.matrix, self.load_cursor, **overrides)  # type: ignore[arg-type]
         self.adapters[adapter.platform] = adapter
         return adapter
 

@@ -86,3 +86,29 @@ def parse(data: str) -> Pressed:
     if data == MY_ROUNDS:
         return MyRounds()
     raise Forged(data[:16])
+
+
+# Where buttons are reactions (Matrix), the emoji that stands for each button, as the bot
+# seeds it on the card; people's reactions are compared without variation selectors or
+# skin tones (``adapters.matrix_events.normalise_key``).
+_REACTIONS = {"c": "✅", "k": "⚠️", "o": "✋", "a": "➖", "+": "👍", "-": "👎"}
+_BY_BARE_KEY = {emoji.replace("\ufe0f", ""): code for code, emoji in _REACTIONS.items()}
+
+
+def reaction_for(data: str) -> str | None:
+    """The emoji for a card button (``v12:c``, ``a5:+``); None for other buttons."""
+    if _POSITION.fullmatch(data) or _AMENDMENT.fullmatch(data):
+        return _REACTIONS[data.rpartition(":")[2]]
+    return None
+
+
+def from_reaction(subject: str, key: str) -> str | None:
+    """The button data a reaction ``key`` (normalised) on the card ``subject`` stands for."""
+    code = _BY_BARE_KEY.get(key)
+    if code is None or len(subject) < 2 or not subject[1:].isdigit():
+        return None
+    if subject[0] == "P" and code in _CODE_STANCE:
+        return f"v{subject[1:]}:{code}"
+    if subject[0] == "A" and code in "+-":
+        return f"a{subject[1:]}:{code}"
+    return None

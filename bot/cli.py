@@ -65,6 +65,8 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         app.add_console()
     if config.telegram.enabled:
         app.add_telegram()
+    if config.matrix.enabled:
+        app.add_matrix()
     try:
         asyncio.run(app.run_forever(sys.stdin if config.console.enabled else None))
     except KeyboardInterrupt:

@@ -229,6 +229,10 @@ class MatrixConfig(_Section):
     )
     encryption: bool = _opt(False, "true or false")
     store_path: str = _opt("matrix-store", "a directory path")
+    # Other bots in the rooms, not counted among the members for the quorum.
+    other_bots: tuple[str, ...] = _opt(
+        (), "a list of Matrix user ids", lambda v: all(_empty_or_matrix_user(u) and u for u in v)
+    )
 
 
 @dataclass(frozen=True, repr=False)

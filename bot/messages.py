@@ -56,7 +56,32 @@ class ButtonPressed:
     private: bool = False
 
 
-Inbound = MessageIn | ButtonPressed
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A person reacted to one of the bot's messages (Matrix), or took a reaction back.
+
+    ``key`` is normalised (no variation selectors or skin tones). A removal is the
+    redaction of an event, ``reaction_ref``; only the router knows whether that event was a
+    reaction it counted, so a removal carries no key and no target.
+    """
+
+    platform: str
+    dedupe_key: str
+    chat: str
+    sender: str
+    sender_name: str
+    key: str
+    message_ref: str | None  # the message reacted to
+    reaction_ref: str  # the reaction event's own id
+    removed: bool = False
+    platform_admin: bool = False
+    member: bool = True
+    member_count: int | None = None
+    language_hint: str | None = None
+    private: bool = False
+
+
+Inbound = MessageIn | ButtonPressed | Reaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +107,10 @@ class Outbound:
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
     force_reply: bool = False  # ask the client to open a reply to this message
     reply_to: str | None = None  # the platform's id of the message this one answers
+    # The same every time this message is tried again, so a platform that deduplicates
+    # sends by transaction id (Matrix) shows it once even if an earlier try got through.
+    txn_id: str | None = None
+    mention: tuple[str, str] | None = None  # (person id, name) the text addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +120,7 @@ class Capabilities:
     prefix: str  # the command prefix
     username: str | None = None  # the bot's own name, for "/cmd@name" addressed to it
     buttons: bool = False  # live cards with buttons instead of plain announcements
+    reactions: bool = False  # the buttons are reactions people add to the card (Matrix)
     # Each chat delivered by its own worker (the platform paces per chat); else one worker
     # keeps the platform's whole output in order (the console's transcript).
     parallel_chats: bool = False

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from bot.logging import get_logger
 from bot.messages import Adapter, Button, DeliveryError, Outbound
 from bot.textsplit import split_message
-from deliberation.model import Card, OutboxItem
+from deliberation.model import Card, OutboxItem, Person
 from deliberation.store.db import Database
 from deliberation.timers import Clock
 
@@ -85,6 +86,12 @@ class _Row:
     buttons: tuple[tuple[Button, ...], ...]
     parts_sent: int
     attempts: int
+    created_at: datetime
+    mention: tuple[str, str] | None  # the addressee (person id, name) of a prompt
+
+    def txn_id(self, part: int) -> str:
+        """Stable across tries of this row, and not reused by a later database."""
+        return f"cb{self.id}.{part}.{int(self.created_at.timestamp() * 1000)}"
 
 
 class Outbox:
@@ -219,6 +226,8 @@ class Outbox:
                 buttons=tuple(tuple(Button(label, data) for label, data in r) for r in rows),
                 parts_sent=item.parts_sent,
                 attempts=item.attempts,
+                created_at=item.created_at,
+                mention=_addressee(uow.session, item.addressee),
             )
 
     async def _deliver(self, adapter: Adapter, row: _Row) -> bool:
@@ -236,6 +245,8 @@ class Outbox:
                     parts[index],
                     buttons=row.buttons if last else (),
                     force_reply=last and row.purpose == "prompt",
+                    txn_id=row.txn_id(index),
+                    mention=row.mention,
                 )
                 ref = await adapter.send(row.chat, message)
                 if not last:
@@ -253,7 +264,7 @@ class Outbox:
             await asyncio.to_thread(self._sent, row.id, None)
             return
         version, message = worded
-        ref = await adapter.send(row.chat, message)
+        ref = await adapter.send(row.chat, dataclasses.replace(message, txn_id=row.txn_id(0)))
         await self._record_delivery(self._card_posted, row, ref, version)
 
     async def _record_delivery(self, write: Callable[..., None], *args: object) -> None:
@@ -408,3 +419,11 @@ class Outbox:
                 reason=exc.reason,
             )
             uow.commit()
+
+
+def _addressee(s: Session, person: str | None) -> tuple[str, str] | None:
+    """The person a prompt addresses, for a platform that mentions people (Matrix pills)."""
+    if person is None:
+        return None
+    name = s.scalar(select(Person.name).where(Person.id == person))
+    return (person, name) if name is not None else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,19 +28,28 @@ from bot import export as export_mod
 from bot import grammar as g
 from bot.i18n import available_locales, get_translator
 from bot.logging import get_logger
-from bot.messages import Adapter, ButtonPressed, Cursor, Inbound, MessageIn, Outbound
+from bot.messages import Adapter, ButtonPressed, Cursor, Inbound, MessageIn, Outbound, Reaction
 from bot.outbox import enqueue
 from deliberation import commands as c
 from deliberation import events as e
 from deliberation import queries
 from deliberation.errors import DomainError
-from deliberation.model import Amendment, Card, Group, InboxItem, OutboxItem, Person, StreamCursor
+from deliberation.model import (
+    Amendment,
+    Card,
+    Group,
+    InboxItem,
+    OutboxItem,
+    Person,
+    ReactionRecord,
+    StreamCursor,
+)
 from deliberation.services import Deliberation, Outcome
 
 log = get_logger(__name__)
 
 # Events that answer the person who acted; all others are announcements to the group.
-REPLIES = (e.PositionStated, e.AmendmentVoted, e.LanguageSet)
+REPLIES = (e.PositionStated, e.PositionRetracted, e.AmendmentVoted, e.LanguageSet)
 # Commands whose omitted proposal id a reply to the bot's message about it fills in.
 _NAMES_PROPOSAL = (c.StatePosition, c.Amend, c.Withdraw, c.Resolve, c.Next, c.Close)
 TOAST_LIMIT = 200  # characters of a button's answer note (Telegram's limit)
@@ -59,6 +68,8 @@ class _Item:
     query: g.Query | None = None  # or a question about the store
     ask_objection: int | None = None  # or ✋ pressed: ask for the reason
     note: str | None = None  # the answer to a button press, after the commit
+    reacted: tuple[str, str] | None = None  # a reaction counted: (card subject, button data)
+    unreacted: tuple[str, str] | None = None  # a counted reaction taken back: (ref, subject)
 
     @property
     def pressed(self) -> bool:
@@ -126,6 +137,7 @@ class Router:
             items.append(self._plan(inbound))
         with self.db.unit_of_work(write=False) as uow:
             self._resolve_replies(uow.session, items)
+            self._resolve_reactions(uow.session, items)
         planned = [item for item in items if item.command is not None]
         requests = [(item.actor, item.command) for item in planned]
 
@@ -175,9 +187,11 @@ class Router:
             private=inbound.private,
         )
         item = _Item(inbound, actor)
+        if isinstance(inbound, Reaction):
+            return item  # what it stands for depends on the card: _resolve_reactions
         try:
             if isinstance(inbound, ButtonPressed):
-                self._plan_press(item, inbound)
+                self._plan_press(item, inbound.data, inbound.chat, inbound.private)
             else:
                 self._plan_message(item, inbound)
         except g.UnknownCommand as exc:
@@ -204,19 +218,19 @@ class Router:
         else:
             item.command = request
 
-    def _plan_press(self, item: _Item, press: ButtonPressed) -> None:
+    def _plan_press(self, item: _Item, data: str, chat: str, private: bool) -> None:
         try:
-            request = buttons.parse(press.data)
+            request = buttons.parse(data)
         except buttons.Forged:
-            log.warning("button.forged", platform=press.platform, chat=press.chat)
+            log.warning("button.forged", platform=item.inbound.platform, chat=chat)
             raise DomainError("bad_button") from None
-        if not press.chat:
+        if not chat:
             raise DomainError("bad_button")
-        if press.private != isinstance(request, buttons.MyRounds | c.SetLanguage):
+        if private != isinstance(request, buttons.MyRounds | c.SetLanguage):
             # Buttons work where the bot puts them: a card's in its group, the private menu's
             # in the private chat. Forged elsewhere, "my open rounds" would be posted to the
             # whole group, and ✋ in a private chat would tell whether a proposal exists.
-            raise DomainError("group_only" if press.private else "bad_button")
+            raise DomainError("group_only" if private else "bad_button")
         if isinstance(request, buttons.AskObjection):
             item.ask_objection = request.proposal
         elif isinstance(request, buttons.MyRounds):
@@ -255,6 +269,57 @@ class Router:
             if isinstance(command, _NAMES_PROPOSAL) and command.proposal is None and number:
                 item.command = dataclasses.replace(command, proposal=number)
 
+    def _resolve_reactions(self, s: Session, items: list[_Item]) -> None:
+        """A reaction on a card is the button it stands for; taking back the reaction that
+        gave someone's current answer takes the answer back (or restores the one before)."""
+        for item in items:
+            msg = item.inbound
+            if not isinstance(msg, Reaction):
+                continue
+            if msg.removed:
+                self._plan_unreaction(s, item, msg)
+                continue
+            subject = s.scalar(
+                select(Card.subject).where(
+                    Card.platform == msg.platform,
+                    Card.chat == msg.chat,
+                    Card.message_ref == msg.message_ref,
+                )
+            )
+            data = buttons.from_reaction(subject, msg.key) if subject else None
+            if subject is None or data is None:
+                continue  # a reaction like any other: conversation
+            item.reacted = (subject, data)
+            try:
+                self._plan_press(item, data, msg.chat, msg.private)
+            except DomainError as exc:
+                item.reply = partial(render.error, err=exc)
+
+    def _plan_unreaction(self, s: Session, item: _Item, msg: Reaction) -> None:
+        record = s.get(ReactionRecord, (msg.platform, msg.reaction_ref))
+        if record is None:
+            return  # the redaction of something else
+        item.unreacted = (record.ref, record.subject)
+        if record.person != msg.sender:
+            return  # a moderator removed it: forgotten, the person's answer stands
+        live = s.scalars(
+            select(ReactionRecord)
+            .where(
+                ReactionRecord.platform == msg.platform,
+                ReactionRecord.chat == msg.chat,
+                ReactionRecord.subject == record.subject,
+                ReactionRecord.person == msg.sender,
+            )
+            .order_by(ReactionRecord.at.desc(), ReactionRecord.ref.desc())
+        ).all()
+        if not live or live[0].ref != record.ref:
+            return  # an older reaction: the current answer came later and stands
+        before = next((r for r in live[1:] if not r.data.endswith(":o")), None)
+        if before is not None:
+            self._plan_press(item, before.data, msg.chat, msg.private)
+        elif record.subject.startswith("P"):
+            item.command = c.RetractPosition(int(record.subject[1:]))
+
     # -- recording ---------------------------------------------------------------------
 
     def _record(
@@ -270,6 +335,8 @@ class Router:
         touched: set[tuple[str, str, str]] = set()  # cards to bump, once for the batch
         for item in items:
             if not (item.command or item.reply or item.query or item.ask_objection):
+                if item.unreacted is not None:
+                    _forget_reaction(session, item)  # the answer stands
                 continue  # conversation: nothing to record
             session.add(
                 InboxItem(
@@ -291,10 +358,11 @@ class Router:
                 else:
                     self._announce(session, ev, now)
                 self._touch_cards(session, ev, touched)
-            if item.ask_objection is not None:
-                self._ask_objection(session, item, now)
+            asked = item.ask_objection is None or self._ask_objection(session, item, now)
             if item.query is not None:
                 self._query(session, item)
+            if isinstance(item.inbound, Reaction):
+                self._remember_reaction(session, item, counted=asked)
         self._bump_cards(session, touched)
         session.flush()  # a duplicate inbox key fails here, before the commit
         if cursor is not None:
@@ -302,8 +370,13 @@ class Router:
 
     def _answer(self, session: Session, item: _Item, word: Word, menu: bool = False) -> None:
         """To a button press: a short note; to a message: a reply in the chat (``menu``:
-        with the private chat's buttons)."""
+        with the private chat's buttons); to a reaction: nothing, or a refusal once."""
         msg = item.inbound
+        if isinstance(msg, Reaction):
+            # No answer of its own: the card shows it. A refusal is said in the room, once.
+            if isinstance(word, partial) and word.func is render.error:
+                self._explain_once(session, item, word)
+            return
         if item.pressed and not menu:
             reader = self._person_reader(session, msg, markup=render.Markup())
             text = " ".join(word(reader).split())
@@ -315,24 +388,25 @@ class Router:
             rows = cards.private_menu(reader, available_locales())
         enqueue(session, msg.platform, msg.chat, word(reader), self.clock.now(), buttons=rows)
 
-    def _ask_objection(self, session: Session, item: _Item, now: datetime) -> None:
+    def _ask_objection(self, session: Session, item: _Item, now: datetime) -> bool:
+        """Post the prompt for the reason; False if refused (and answered)."""
         msg = item.inbound
         number = item.ask_objection
         assert number is not None
         if not msg.member:
             self._answer(session, item, partial(render.error, err=DomainError("not_member")))
-            return
+            return False
         try:
             view = queries.proposal(session, msg.chat, number, msg.sender)
         except DomainError as refusal:
             self._answer(session, item, partial(render.error, err=refusal))
-            return
+            return False
         if view.phase != "consent":
             wrong = DomainError(
                 "wrong_phase", number=number, phase=view.phase, expected=("consent",)
             )
             self._answer(session, item, partial(render.error, err=wrong))
-            return
+            return False
         reader = self._person_reader(session, msg)
         session.add(
             OutboxItem(
@@ -348,6 +422,62 @@ class Router:
         )
         plain = self._person_reader(session, msg, markup=render.Markup())
         item.note = cards.objection_note(plain, number)[:TOAST_LIMIT]
+        return True
+
+    def _remember_reaction(self, session: Session, item: _Item, counted: bool) -> None:
+        """Keep a counted reaction (its removal takes the answer back); forget a removed one."""
+        msg = item.inbound
+        assert isinstance(msg, Reaction)
+        if item.unreacted is not None:
+            _forget_reaction(session, item)
+        if item.reacted is not None and counted:
+            subject, data = item.reacted
+            session.add(
+                ReactionRecord(
+                    platform=msg.platform,
+                    ref=msg.reaction_ref,
+                    chat=msg.chat,
+                    person=msg.sender,
+                    subject=subject,
+                    data=data,
+                    at=self.clock.now(),
+                )
+            )
+
+    def _explain_once(self, session: Session, item: _Item, word: Word) -> None:
+        """A refused reaction is explained in the room, once per person and card: a
+        reaction has no answer of its own, and a second one would only repeat it."""
+        msg = item.inbound
+        subject = (
+            item.reacted[0] if item.reacted else (item.unreacted[1] if item.unreacted else None)
+        )
+        if subject is None:
+            return
+        told = session.scalar(
+            select(OutboxItem.id)
+            .where(
+                OutboxItem.platform == msg.platform,
+                OutboxItem.chat == msg.chat,
+                OutboxItem.purpose == "explained",
+                OutboxItem.subject == subject,
+                OutboxItem.addressee == msg.sender,
+            )
+            .limit(1)
+        )
+        if told is not None:
+            return
+        reader = self._person_reader(session, msg)
+        session.add(
+            OutboxItem(
+                platform=msg.platform,
+                chat=msg.chat,
+                text=f"{reader.markup.text(msg.sender_name)}: {word(reader)}",
+                created_at=self.clock.now(),
+                purpose="explained",
+                subject=subject,
+                addressee=msg.sender,
+            )
+        )
 
     def _load_people_and_groups(self, session: Session, items: list[_Item]) -> list[object]:
         """The batch's senders and chats, read at once. The session's identity map holds
@@ -392,7 +522,7 @@ class Router:
             subjects = [f"P{proposal}"]
         elif isinstance(ev, e.AmendmentVoted):
             subjects = [f"A{ev.amendment}"]
-        elif isinstance(ev, e.PositionStated):
+        elif isinstance(ev, e.PositionStated | e.PositionRetracted):
             subjects = [f"P{proposal}"]
         else:  # a phase changed: the proposal's card and its amendments' cards
             numbers = session.scalars(
@@ -561,6 +691,16 @@ class Router:
         group = queries.group_of_member(s, req.proposal, msg.sender)
         view = queries.proposal(s, group, req.proposal, msg.sender)
         return partial(render.status, v=view)
+
+
+def _forget_reaction(session: Session, item: _Item) -> None:
+    assert item.unreacted is not None
+    session.execute(
+        delete(ReactionRecord).where(
+            ReactionRecord.platform == item.inbound.platform,
+            ReactionRecord.ref == item.unreacted[0],
+        )
+    )
 
 
 def _proposal_of(ev: e.Event) -> int | None:

@@ -370,7 +370,10 @@ class Card(Base):
     """
 
     __tablename__ = "cards"
-    __table_args__ = (Index("ix_cards_behind", "platform", "shown_version", "version"),)
+    __table_args__ = (
+        Index("ix_cards_behind", "platform", "shown_version", "version"),
+        Index("ix_cards_message", "platform", "chat", "message_ref"),
+    )
 
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     chat: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -389,3 +392,19 @@ class StreamCursor(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class ReactionRecord(Base):
+    """A reaction the bot counted as an answer on a card (Matrix). Taking a reaction back
+    arrives only as the redaction of its event, so the event is remembered here."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (Index("ix_reactions_person", "platform", "chat", "subject", "person"),)
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(255), primary_key=True)  # the reaction's event id
+    chat: Mapped[str] = mapped_column(ID)
+    person: Mapped[str] = mapped_column(ID)
+    subject: Mapped[str] = mapped_column(String(16))  # the card: "P12", "A5"
+    data: Mapped[str] = mapped_column(String(64))  # the button it stands for: "v12:c"
+    at: Mapped[datetime]

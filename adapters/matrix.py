@@ -1,0 +1,476 @@
+"""The Matrix adapter: one bot account on a homeserver, through matrix-nio's ``AsyncClient``.
+
+Its own sync loop rather than nio's ``sync_forever``: nio would save ``next_batch`` before our
+commit (PITFALLS.md). Here each sync response is one batch: its events are translated
+(``matrix_events.translate``), enriched with who the senders are (``matrix_rooms``), and
+handed to the router together with the response's ``next_batch``, which is stored in the
+same commit as their effects. A restart resumes from the stored token: nothing is done
+twice or skipped. On the very first start (no token) the bot syncs with an empty timeline,
+so it does not act on a room's history.
+
+A gap (``limited`` timeline after downtime) is filled from ``/messages`` back to the
+stored token before the batch is handed on. A room the bot has just joined is not filled:
+what was said before it came is not for it.
+
+Sends carry the outbox row's transaction id, so a send retried after a lost answer is
+shown once (Synapse deduplicates per device). nio's own retries are off: 429s, 5xx and
+timeouts come back as ``DeliveryError`` (``checked``) and the outbox waits and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fnmatch
+import html
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from html.parser import HTMLParser
+from typing import Any, TypeVar
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    MessageDirection,
+    RoomGetStateResponse,
+    RoomMessagesResponse,
+    RoomSendResponse,
+    SyncResponse,
+)
+
+from adapters.matrix_events import (
+    PLATFORM,
+    Encrypted,
+    StateChanged,
+    normalise_key,
+    person_id,
+    translate,
+)
+from adapters.matrix_rooms import RoomPeople, read_state
+from bot.buttons import reaction_for
+from bot.config import MatrixConfig
+from bot.logging import get_logger
+from bot.messages import (
+    Capabilities,
+    Cursor,
+    DeliveryError,
+    Inbound,
+    Outbound,
+    Sink,
+)
+
+log = get_logger(__name__)
+
+CURSOR = "matrix:next_batch"
+MAX_TEXT = 16_000  # characters of HTML per event, well inside the 64 KiB event limit
+CACHE_SECONDS = 300.0
+SYNC_TIMEOUT_MS = 30_000
+PAGE = 100
+SYNC_FILTER: dict[str, Any] = {
+    "presence": {"not_types": ["*"]},
+    "account_data": {"not_types": ["*"]},
+    "room": {
+        "timeline": {"limit": PAGE},
+        "ephemeral": {"not_types": ["*"]},
+        "account_data": {"not_types": ["*"]},
+    },
+}
+FIRST_FILTER: dict[str, Any] = {
+    **SYNC_FILTER,
+    "room": {**SYNC_FILTER["room"], "timeline": {"limit": 0}},
+}
+# Errors that trying again cannot mend: the bot is not in the room, the event is gone.
+PERMANENT = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_BAD_JSON"})
+
+R = TypeVar("R")
+
+
+class MatrixError(Exception):
+    """A Matrix request the homeserver refused (``errcode``), or that did not get through."""
+
+    def __init__(self, what: str, errcode: str | None, message: str) -> None:
+        super().__init__(f"{what}: {errcode or 'error'} {message}".strip())
+        self.errcode = errcode
+
+
+def checked(what: str, response: object, expected: type[R]) -> R:
+    """The one place nio's answers are read: the expected response, else ``DeliveryError``
+    (429 with the server's wait, permanent for refusals that retrying cannot mend)."""
+    if isinstance(response, expected):
+        return response
+    if isinstance(response, ErrorResponse):
+        code = response.status_code
+        log.warning("matrix.refused", request=what, errcode=code, reason=response.message)
+        retry = response.retry_after_ms / 1000 if response.retry_after_ms else None
+        if code == "M_LIMIT_EXCEEDED" and retry is None:
+            retry = 5.0
+        raise DeliveryError(
+            f"{what}: {code} {response.message}", retry_after=retry, permanent=code in PERMANENT
+        )
+    raise DeliveryError(f"{what}: unexpected answer {type(response).__name__}")
+
+
+class MatrixAdapter:
+    """One Matrix account. ``load_cursor`` reads the stored ``next_batch`` (our database)."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        config: MatrixConfig,
+        load_cursor: Callable[[str], str | None],
+        *,
+        cache_seconds: float = CACHE_SECONDS,
+        sync_timeout_ms: int = SYNC_TIMEOUT_MS,
+    ) -> None:
+        self.config = config
+        self.caps = Capabilities(
+            max_text=MAX_TEXT,
+            markup="html",
+            prefix=config.command_prefix,
+            username=config.user_id,
+            buttons=True,
+            reactions=True,
+            parallel_chats=True,
+        )
+        self.load_cursor = load_cursor
+        self.cache_seconds = cache_seconds
+        self.sync_timeout_ms = sync_timeout_ms
+        self.excluded = frozenset([config.user_id, *config.other_bots])
+        client_config = AsyncClientConfig(
+            max_limit_exceeded=0, max_timeouts=0, store_sync_tokens=False
+        )
+        self.client = AsyncClient(
+            config.homeserver,
+            config.user_id,
+            device_id=config.device_id,
+            config=client_config,
+        )
+        self.since: str | None = None
+        self.ready = False
+        self._sink: Sink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._rooms: dict[str, tuple[float, RoomPeople]] = {}
+        self._lookups: dict[str, asyncio.Future[RoomPeople]] = {}
+        self._seeded: set[tuple[str, str]] = set()
+        self._unreadable: set[str] = set()  # encrypted rooms told that the bot cannot read
+
+    # -- life ----------------------------------------------------------------------------
+
+    async def start(self, sink: Sink) -> None:
+        self._sink = sink
+        await self._log_in()
+        self.since = await asyncio.to_thread(self.load_cursor, CURSOR)
+        self._task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
+        log.info("matrix.started", user=self.config.user_id, resumed=self.since is not None)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.client.close()
+
+    async def _log_in(self) -> None:
+        cfg = self.config
+        if cfg.access_token:
+            self.client.restore_login(cfg.user_id, cfg.device_id, cfg.access_token)
+            return
+        response = await self.client.login(cfg.password, device_name="charterbot")
+        if isinstance(response, ErrorResponse):
+            # The message names the account, never the password.
+            raise MatrixError("login", response.status_code, f"as {cfg.user_id}")
+
+    # -- receiving -----------------------------------------------------------------------
+
+    async def _sync_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.sync_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except DeliveryError as exc:
+                failures += 1
+                wait = exc.retry_after or min(30.0, 0.5 * 2**failures)
+                log.warning("matrix.sync_failed", error=exc.reason, failures=failures)
+                await asyncio.sleep(wait)
+            except Exception as exc:  # noqa: BLE001 - network, 5xx, a failed commit: retry
+                failures += 1
+                log.warning("matrix.sync_failed", error=type(exc).__name__, failures=failures)
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+
+    async def sync_once(self) -> None:
+        """One sync request and its batch, committed with its ``next_batch``."""
+        first = self.since is None
+        request = self.client.sync(
+            timeout=0 if first else self.sync_timeout_ms,
+            sync_filter=FIRST_FILTER if first else SYNC_FILTER,
+            since=self.since,
+        )
+        response = checked("sync", await self._network(request), SyncResponse)
+        await self._answer_invites(response)
+        items: list[Inbound] = []
+        for room_id, info in response.rooms.join.items():
+            events = [event.source for event in info.timeline.events]
+            joined_now = _joined_at(events, self.config.user_id)
+            if joined_now is not None:
+                events = events[joined_now + 1 :]  # not the history before the bot came
+            elif info.timeline.limited and not first and info.timeline.prev_batch:
+                events = await self._fill_gap(room_id, info.timeline.prev_batch) + events
+            for state in info.state:
+                self._translate_state(state.source, room_id)
+            items.extend(self._translate_all(events, room_id))
+        items = list(await asyncio.gather(*(self._enrich(item) for item in items)))
+        assert self._sink is not None
+        await self._sink(items, Cursor(CURSOR, response.next_batch))
+        self.since = response.next_batch
+        self.ready = True
+
+    def _translate_all(self, events: Sequence[dict[str, Any]], room_id: str) -> list[Inbound]:
+        items: list[Inbound] = []
+        for event in events:
+            translated = translate(event, room_id, self.config.user_id)
+            if isinstance(translated, StateChanged):
+                self._rooms.pop(room_id, None)
+            elif isinstance(translated, Encrypted):
+                self._cannot_read(room_id)
+            elif translated is not None:
+                items.append(translated)
+        return items
+
+    def _translate_state(self, event: dict[str, Any], room_id: str) -> None:
+        if isinstance(translate(event, room_id, self.config.user_id), StateChanged):
+            self._rooms.pop(room_id, None)
+
+    async def _fill_gap(self, room_id: str, prev_batch: str) -> list[dict[str, Any]]:
+        """The events a limited sync left out: from the timeline's start back to our token."""
+        events: list[dict[str, Any]] = []
+        start: str | None = prev_batch
+        while start:
+            page = checked(
+                "messages",
+                await self._network(
+                    self.client.room_messages(
+                        room_id,
+                        start=start,
+                        end=self.since,
+                        direction=MessageDirection.back,
+                        limit=PAGE,
+                    )
+                ),
+                RoomMessagesResponse,
+            )
+            if not page.chunk:
+                break
+            events.extend(event.source for event in page.chunk)
+            start = page.end if page.end != start else None
+        events.reverse()
+        log.info("matrix.gap_filled", room=room_id, events=len(events))
+        return events
+
+    async def _answer_invites(self, response: SyncResponse) -> None:
+        for room_id, info in response.rooms.invite.items():
+            inviter = None
+            for event in info.invite_state:
+                source = getattr(event, "source", {})
+                if (
+                    source.get("type") == "m.room.member"
+                    and source.get("state_key") == self.config.user_id
+                ):
+                    inviter = source.get("sender")
+            if inviter and self.allowed_inviter(inviter):
+                joined = await self._network(self.client.join(room_id))
+                log.info("matrix.joined", room=room_id, inviter=inviter, ok=not _failed(joined))
+            else:
+                await self._network(self.client.room_leave(room_id))
+                log.info("matrix.invite_declined", room=room_id, inviter=inviter)
+
+    def allowed_inviter(self, user_id: str) -> bool:
+        """``allowed_inviters``: user ids, or ``*:server`` patterns."""
+        return any(
+            fnmatch.fnmatchcase(user_id, pattern) for pattern in self.config.allowed_inviters
+        )
+
+    def _cannot_read(self, room_id: str) -> None:
+        if room_id in self._unreadable:
+            return
+        self._unreadable.add(room_id)
+        log.warning("matrix.encrypted_unreadable", room=room_id)
+
+    async def _enrich(self, item: Inbound) -> Inbound:
+        """Who the sender is in the room: name, mediator, member; how many people count."""
+        room_id = item.chat.removeprefix(f"{PLATFORM}:")
+        user = item.sender.removeprefix(f"{PLATFORM}:")
+        people = await self.people(room_id)
+        return dataclasses.replace(
+            item,
+            sender_name=people.names.get(user, user),
+            platform_admin=people.is_mediator(user, self.config.mediator_power_level),
+            member=user in people.names and user not in self.excluded,
+            member_count=people.counted(self.excluded),
+        )
+
+    async def people(self, room_id: str) -> RoomPeople:
+        """The room's people, from the cache or asked once however many updates wait."""
+        cached = self._rooms.get(room_id)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        pending = self._lookups.get(room_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read_people(room_id))
+            self._lookups[room_id] = pending
+            pending.add_done_callback(lambda _f: self._lookups.pop(room_id, None))
+        return await asyncio.shield(pending)
+
+    async def _read_people(self, room_id: str) -> RoomPeople:
+        response = checked(
+            "state", await self._network(self.client.room_get_state(room_id)), RoomGetStateResponse
+        )
+        people = read_state(response.events)
+        self._rooms[room_id] = (time.monotonic(), people)
+        return people
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def send(self, chat: str, message: Outbound) -> str | None:
+        room_id = chat.removeprefix(f"{PLATFORM}:")
+        content = _content(message)
+        if message.reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": message.reply_to}}
+        response = checked(
+            "send",
+            await self._network(
+                self.client.room_send(
+                    room_id,
+                    "m.room.message",
+                    content,
+                    tx_id=message.txn_id or uuid.uuid4().hex,
+                )
+            ),
+            RoomSendResponse,
+        )
+        await self._seed(room_id, response.event_id, message)
+        return response.event_id
+
+    async def edit(self, chat: str, ref: str, message: Outbound) -> None:
+        room_id = chat.removeprefix(f"{PLATFORM}:")
+        new = _content(message)
+        content = {
+            **new,
+            "body": "* " + new["body"],
+            "formatted_body": "* " + new["formatted_body"],
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": ref},
+        }
+        checked(
+            "edit",
+            await self._network(
+                self.client.room_send(room_id, "m.room.message", content, tx_id=uuid.uuid4().hex)
+            ),
+            RoomSendResponse,
+        )
+        await self._seed(room_id, ref, message)
+
+    async def _seed(self, room_id: str, ref: str, message: Outbound) -> None:
+        """The card's buttons as reactions on it, once each: people answer by adding theirs."""
+        for row in message.buttons:
+            for button in row:
+                key = reaction_for(button.data)
+                if key is None or (ref, key) in self._seeded:
+                    continue
+                content = {
+                    "m.relates_to": {"rel_type": "m.annotation", "event_id": ref, "key": key}
+                }
+                response = await self._network(
+                    self.client.room_send(
+                        room_id, "m.reaction", content, tx_id=f"seed.{ref}.{normalise_key(key)}"
+                    )
+                )
+                if isinstance(response, ErrorResponse) and response.status_code != (
+                    "M_DUPLICATE_ANNOTATION"
+                ):
+                    checked("reaction", response, RoomSendResponse)
+                self._seeded.add((ref, key))
+
+    def busy_for(self, chat: str) -> float:
+        return 0.0  # the homeserver says when to wait (429 with retry_after_ms)
+
+    def resolve_user(self, chat: str, user: str) -> tuple[str, str] | None:
+        """``@name:server`` as written in ``!mediator add``; the name from the room."""
+        user = user.strip()
+        if not (user.startswith("@") and ":" in user):
+            return None
+        cached = self._rooms.get(chat.removeprefix(f"{PLATFORM}:"))
+        name = cached[1].names.get(user, user) if cached else user
+        return person_id(user), name
+
+    async def _network(self, request: Awaitable[R]) -> R:
+        """A request that did not reach the homeserver or timed out: ``DeliveryError``."""
+        try:
+            return await request
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"network: {type(exc).__name__}") from exc
+
+
+def _joined_at(events: Sequence[dict[str, Any]], own_user_id: str) -> int | None:
+    """The index of the bot's own join in a timeline, if it joined within it."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if (
+            event.get("type") == "m.room.member"
+            and event.get("state_key") == own_user_id
+            and (event.get("content") or {}).get("membership") == "join"
+            and ((event.get("unsigned") or {}).get("prev_content") or {}).get("membership")
+            != "join"
+        ):
+            return index
+    return None
+
+
+def _failed(response: object) -> bool:
+    return isinstance(response, ErrorResponse)
+
+
+def _content(message: Outbound) -> dict[str, Any]:
+    """An ``m.notice`` with the HTML and a plain body; pills for the person addressed."""
+    formatted = message.text.replace("\n", "<br>")
+    mentions: dict[str, Any] = {}
+    if message.mention is not None:
+        person, name = message.mention
+        user = person.removeprefix(f"{PLATFORM}:")
+        escaped = html.escape(name, quote=False)
+        pill = f'<a href="https://matrix.to/#/{html.escape(user)}">{escaped}</a>'
+        if escaped in formatted:
+            formatted = formatted.replace(escaped, pill, 1)
+        mentions = {"user_ids": [user]}
+    return {
+        "msgtype": "m.notice",
+        "body": plain_text(message.text),
+        "format": "org.matrix.custom.html",
+        "formatted_body": formatted,
+        "m.mentions": mentions,
+    }
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(markup: str) -> str:
+    """The text of the bot's HTML, for clients that show no HTML (and notifications)."""
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
