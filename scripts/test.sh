@@ -48,6 +48,16 @@ else:
     print(f"test.sh: PostgreSQL leg runs with the server binaries in {bindir}")
 PY
 
+# The Matrix tests run a real Synapse from its own venv (.venv-synapse; its pins conflict
+# with ours). Install it here, before pytest, so a missing PyPI shows up as a clear setup
+# failure; the tests would fail (not skip) without it. Instant once its stamp is there.
+echo "test.sh: ensuring matrix-synapse in .venv-synapse for the Matrix tests (first run: ~1 min)"
+if ! "$VENV/bin/python" -c 'from tests.fakes.synapse import ensure_synapse; ensure_synapse()'; then
+    echo "test.sh: FAILED: could not install matrix-synapse into .venv-synapse (pip log above;" \
+        "details in tests/fakes/synapse.py)" >&2
+    exit 1
+fi
+
 lint_status=0
 echo "test.sh: ruff check ."
 "$VENV/bin/ruff" check . || lint_status=$?
