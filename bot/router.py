@@ -296,7 +296,11 @@ class Router:
                 item.reply = partial(render.error, err=exc)
 
     def _plan_unreaction(self, s: Session, item: _Item, msg: Reaction) -> None:
-        record = s.get(ReactionRecord, (msg.platform, msg.reaction_ref))
+        record = s.scalar(
+            select(ReactionRecord).where(
+                ReactionRecord.platform == msg.platform, ReactionRecord.ref == msg.reaction_ref
+            )
+        )
         if record is None:
             return  # the redaction of something else
         item.unreacted = (record.ref, record.subject)
@@ -310,7 +314,7 @@ class Router:
                 ReactionRecord.subject == record.subject,
                 ReactionRecord.person == msg.sender,
             )
-            .order_by(ReactionRecord.at.desc(), ReactionRecord.ref.desc())
+            .order_by(ReactionRecord.id.desc())
         ).all()
         if not live or live[0].ref != record.ref:
             return  # an older reaction: the current answer came later and stands

@@ -396,13 +396,19 @@ class StreamCursor(Base):
 
 class ReactionRecord(Base):
     """A reaction the bot counted as an answer on a card (Matrix). Taking a reaction back
-    arrives only as the redaction of its event, so the event is remembered here."""
+    arrives only as the redaction of its event, so the event is remembered here; ``id``
+    orders a person's reactions (several can come in one batch, at one clock reading)."""
 
     __tablename__ = "reactions"
-    __table_args__ = (Index("ix_reactions_person", "platform", "chat", "subject", "person"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "ref"),
+        Index("ix_reactions_person", "platform", "chat", "subject", "person"),
+        {"sqlite_autoincrement": True},
+    )
 
-    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
-    ref: Mapped[str] = mapped_column(String(255), primary_key=True)  # the reaction's event id
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(255))  # the reaction's event id
     chat: Mapped[str] = mapped_column(ID)
     person: Mapped[str] = mapped_column(ID)
     subject: Mapped[str] = mapped_column(String(16))  # the card: "P12", "A5"

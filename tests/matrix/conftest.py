@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.fakes.synapse import Synapse, ensure_synapse
+from tests.matrix.harness import Loop, Person, RunningMatrixBot
 
 _user_counter = itertools.count(1)
 
@@ -58,3 +59,36 @@ def register_user(synapse: Synapse) -> Callable[..., MatrixUser]:
         return MatrixUser(user_id, token, localpart, password)
 
     return register
+
+
+@pytest.fixture
+def loop() -> Iterator[Loop]:
+    """The people's event loop (the bot has its own, in its own thread)."""
+    running = Loop()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def person(
+    loop: Loop, synapse: Synapse, register_user: Callable[..., MatrixUser]
+) -> Iterator[Callable[[str], Person]]:
+    """Factory: ``person("alice")``, a newly registered user with a real nio client."""
+    made: list[Person] = []
+
+    def make(name: str) -> Person:
+        made.append(Person(loop, synapse, register_user(name)))
+        return made[-1]
+
+    yield make
+    for someone in made:
+        someone.close()
+
+
+@pytest.fixture
+def bot(
+    synapse: Synapse, file_database_url: str, register_user: Callable[..., MatrixUser]
+) -> Iterator[RunningMatrixBot]:
+    """charterbot in Matrix, on SQLite and on PostgreSQL, accepting invites from localhost."""
+    with RunningMatrixBot(synapse, file_database_url, register_user("charterbot")) as running:
+        yield running

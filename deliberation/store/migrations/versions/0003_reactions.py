@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "reactions",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("platform", sa.String(length=32), nullable=False),
         sa.Column("ref", sa.String(length=255), nullable=False),
         sa.Column("chat", sa.String(length=255), nullable=False),
@@ -24,7 +25,9 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=16), nullable=False),
         sa.Column("data", sa.String(length=64), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("platform", "ref", name=op.f("pk_reactions")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reactions")),
+        sa.UniqueConstraint("platform", "ref", name=op.f("uq_reactions_platform")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("reactions", schema=None) as batch_op:
         batch_op.create_index(
