@@ -35,6 +35,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
+    JoinResponse,
     MessageDirection,
     RoomGetStateResponse,
     RoomMessagesResponse,
@@ -69,20 +70,25 @@ CURSOR = "matrix:next_batch"
 MAX_TEXT = 16_000  # characters of HTML per event, well inside the 64 KiB event limit
 CACHE_SECONDS = 300.0
 SYNC_TIMEOUT_MS = 30_000
-PAGE = 100
-SYNC_FILTER: dict[str, Any] = {
-    "presence": {"not_types": ["*"]},
-    "account_data": {"not_types": ["*"]},
-    "room": {
-        "timeline": {"limit": PAGE},
-        "ephemeral": {"not_types": ["*"]},
+PAGE = 100  # events per sync timeline and per /messages page
+
+
+def sync_filter(timeline_limit: int) -> dict[str, Any]:
+    """Only the rooms' timelines and state; at most ``timeline_limit`` events per room."""
+    return {
+        "presence": {"not_types": ["*"]},
         "account_data": {"not_types": ["*"]},
-    },
-}
-FIRST_FILTER: dict[str, Any] = {
-    **SYNC_FILTER,
-    "room": {**SYNC_FILTER["room"], "timeline": {"limit": 0}},
-}
+        "room": {
+            "timeline": {"limit": timeline_limit},
+            "ephemeral": {"not_types": ["*"]},
+            "account_data": {"not_types": ["*"]},
+        },
+    }
+
+
+SYNC_FILTER = sync_filter(PAGE)
+FIRST_FILTER = sync_filter(0)  # the first start: no history
+JOIN_TRIES = 5  # syncs that try to accept an invite the homeserver refused for a moment
 # Errors that trying again cannot mend: the bot is not in the room, the event is gone.
 PERMANENT = frozenset({"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_TOKEN", "M_BAD_JSON"})
 
@@ -126,7 +132,10 @@ class MatrixAdapter:
         *,
         cache_seconds: float = CACHE_SECONDS,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
+        timeline_limit: int = PAGE,
     ) -> None:
+        """``timeline_limit``: events per room in a sync and per page when filling a gap
+        (tests make it small to force gaps)."""
         self.config = config
         self.caps = Capabilities(
             max_text=MAX_TEXT,
@@ -140,6 +149,8 @@ class MatrixAdapter:
         self.load_cursor = load_cursor
         self.cache_seconds = cache_seconds
         self.sync_timeout_ms = sync_timeout_ms
+        self.timeline_limit = timeline_limit
+        self._filter = sync_filter(timeline_limit)
         self.excluded = frozenset([config.user_id, *config.other_bots])
         client_config = AsyncClientConfig(
             max_limit_exceeded=0, max_timeouts=0, store_sync_tokens=False
@@ -158,6 +169,7 @@ class MatrixAdapter:
         self._lookups: dict[str, asyncio.Future[RoomPeople]] = {}
         self._seeded: set[tuple[str, str]] = set()
         self._unreadable: set[str] = set()  # encrypted rooms told that the bot cannot read
+        self._join_tries: dict[str, int] = {}  # invites whose join failed for a moment
 
     # -- life ----------------------------------------------------------------------------
 
@@ -209,9 +221,13 @@ class MatrixAdapter:
     async def sync_once(self) -> None:
         """One sync request and its batch, committed with its ``next_batch``."""
         first = self.since is None
+        if first:
+            # nio syncs from its last answer when given no token: after a failed first try
+            # that would skip the invites it brought. Start afresh instead.
+            self.client.next_batch = ""
         request = self.client.sync(
             timeout=0 if first else self.sync_timeout_ms,
-            sync_filter=FIRST_FILTER if first else SYNC_FILTER,
+            sync_filter=FIRST_FILTER if first else self._filter,
             since=self.since,
         )
         response = checked("sync", await self._network(request), SyncResponse)
@@ -262,7 +278,7 @@ class MatrixAdapter:
                         start=start,
                         end=self.since,
                         direction=MessageDirection.back,
-                        limit=PAGE,
+                        limit=self.timeline_limit,
                     )
                 ),
                 RoomMessagesResponse,
@@ -288,6 +304,16 @@ class MatrixAdapter:
             if inviter and self.allowed_inviter(inviter):
                 joined = await self._network(self.client.join(room_id))
                 log.info("matrix.joined", room=room_id, inviter=inviter, ok=not _failed(joined))
+                if isinstance(joined, ErrorResponse) and joined.status_code not in PERMANENT:
+                    # The invite comes down /sync once: a join refused for a moment (429,
+                    # 5xx) is tried again with the whole sync, from the same token; but
+                    # not for ever, as all the other rooms wait meanwhile.
+                    tries = self._join_tries[room_id] = self._join_tries.get(room_id, 0) + 1
+                    if tries < JOIN_TRIES:
+                        checked("join", joined, JoinResponse)
+                    log.warning("matrix.join_given_up", room=room_id, tries=tries)
+                else:
+                    self._join_tries.pop(room_id, None)
             else:
                 await self._network(self.client.room_leave(room_id))
                 log.info("matrix.invite_declined", room=room_id, inviter=inviter)

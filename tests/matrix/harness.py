@@ -17,7 +17,13 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nio import AsyncClient, ErrorResponse, MessageDirection, RoomMessagesResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    MessageDirection,
+    RoomMessagesResponse,
+)
 
 from adapters.matrix import MatrixAdapter
 from bot.app import App
@@ -177,6 +183,60 @@ class Person:
         self.loop.run(self.client.close())
 
 
+class EncryptedPerson(Person):
+    """Someone with an end-to-end encrypting client (its own device and key store). Before
+    each action it syncs and does the key work a client does, so it has the room keys
+    others shared with it and shares its own."""
+
+    def __init__(self, loop: Loop, synapse: Synapse, user: MatrixUser, store: str) -> None:
+        self.loop = loop
+        self.user_id = user.user_id
+
+        async def make() -> AsyncClient:
+            config = AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
+            client = AsyncClient(
+                synapse.url, user.user_id, device_id="PHONE", store_path=store, config=config
+            )
+            response = await client.login(user.password)
+            assert not isinstance(response, ErrorResponse), response
+            return client
+
+        self.client = loop.run(make())
+        loop.run(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        await self.client.sync(timeout=0, full_state=self.client.next_batch is None)
+        await self.client.send_to_device_messages()
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+
+    def send(self, room_id: str, kind: str, content: Json) -> str:
+        async def send() -> Any:
+            await self._catch_up()
+            return await self.client.room_send(
+                room_id, kind, content, ignore_unverified_devices=True
+            )
+
+        return self._ok(self.loop.run(send())).event_id
+
+    def create_room(self, invite: list[str], **options: Any) -> str:
+        room = super().create_room(invite, **options)
+        self.loop.run(self._catch_up())
+        return room
+
+    def join(self, room_id: str) -> None:
+        super().join(room_id)
+        self.loop.run(self._catch_up())
+
+    def events(self, room_id: str) -> list[Json]:
+        self.loop.run(self._catch_up())
+        return super().events(room_id)
+
+
 def joined(person: Person, room_id: str) -> set[str]:
     """Who is joined to the room, as ``person`` sees its history."""
     return {
@@ -207,6 +267,7 @@ class RunningMatrixBot:
         allowed_inviters: tuple[str, ...] = ("*:localhost",),
         other_bots: tuple[str, ...] = (),
         clock: ManualClock | None = None,
+        encryption_store: str | None = None,
         **adapter_options: Any,
     ) -> None:
         self.synapse = synapse
@@ -221,6 +282,8 @@ class RunningMatrixBot:
             password=account.password,
             allowed_inviters=allowed_inviters,
             other_bots=other_bots,
+            encryption=encryption_store is not None,
+            store_path=encryption_store or "matrix-store",
         )
         self.adapter_options = {"sync_timeout_ms": 1000, **adapter_options}
         self.db = Database(db_url)
