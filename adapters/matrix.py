@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -36,17 +37,23 @@ from nio import (
     AsyncClientConfig,
     ErrorResponse,
     JoinResponse,
+    KeysClaimResponse,
+    KeysQueryResponse,
+    KeysUploadResponse,
+    LocalProtocolError,
     MessageDirection,
     RoomGetStateResponse,
     RoomMessagesResponse,
     RoomSendResponse,
     SyncResponse,
 )
+from nio.crypto import ENCRYPTION_ENABLED
 
 from adapters.matrix_events import (
     PLATFORM,
     Encrypted,
     StateChanged,
+    chat_id,
     normalise_key,
     person_id,
     translate,
@@ -54,6 +61,7 @@ from adapters.matrix_events import (
 from adapters.matrix_rooms import RoomPeople, read_state
 from bot.buttons import reaction_for
 from bot.config import MatrixConfig
+from bot.i18n import get_translator
 from bot.logging import get_logger
 from bot.messages import (
     Capabilities,
@@ -133,6 +141,7 @@ class MatrixAdapter:
         cache_seconds: float = CACHE_SECONDS,
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
         timeline_limit: int = PAGE,
+        default_locale: str = "en",
     ) -> None:
         """``timeline_limit``: events per room in a sync and per page when filling a gap
         (tests make it small to force gaps)."""
@@ -152,15 +161,27 @@ class MatrixAdapter:
         self.timeline_limit = timeline_limit
         self._filter = sync_filter(timeline_limit)
         self.excluded = frozenset([config.user_id, *config.other_bots])
+        self.default_locale = default_locale
+        if config.encryption and not ENCRYPTION_ENABLED:
+            raise MatrixError(
+                "encryption", None, "needs matrix-nio's e2e extra: pip install 'charterbot[e2e]'"
+            )
         client_config = AsyncClientConfig(
-            max_limit_exceeded=0, max_timeouts=0, store_sync_tokens=False
+            max_limit_exceeded=0,
+            max_timeouts=0,
+            store_sync_tokens=False,
+            encryption_enabled=config.encryption,
         )
         self.client = AsyncClient(
             config.homeserver,
             config.user_id,
             device_id=config.device_id,
+            store_path=config.store_path if config.encryption else "",
             config=client_config,
         )
+        # Encrypting needs nio to know each room's members and settings: the first sync of
+        # each run asks for the full state (nio keeps no room state across runs).
+        self._full_state = config.encryption
         self.since: str | None = None
         self.ready = False
         self._sink: Sink | None = None
@@ -190,6 +211,8 @@ class MatrixAdapter:
 
     async def _log_in(self) -> None:
         cfg = self.config
+        if cfg.encryption:
+            Path(cfg.store_path).mkdir(parents=True, exist_ok=True)  # nio's key store
         if cfg.access_token:
             self.client.restore_login(cfg.user_id, cfg.device_id, cfg.access_token)
             return
@@ -226,16 +249,22 @@ class MatrixAdapter:
             # that would skip the invites it brought. Start afresh instead.
             self.client.next_batch = ""
         request = self.client.sync(
-            timeout=0 if first else self.sync_timeout_ms,
+            timeout=0 if first or self._full_state else self.sync_timeout_ms,
             sync_filter=FIRST_FILTER if first else self._filter,
             since=self.since,
+            full_state=self._full_state or None,
         )
         response = checked("sync", await self._network(request), SyncResponse)
         await self._answer_invites(response)
         items: list[Inbound] = []
+        unreadable: list[str] = []
         for room_id, info in response.rooms.join.items():
             events = [event.source for event in info.timeline.events]
             joined_now = _joined_at(events, self.config.user_id)
+            if not self.config.encryption and _turned_encrypted(
+                [e.source for e in info.state], events, joined_now
+            ):
+                unreadable.append(room_id)
             if joined_now is not None:
                 events = events[joined_now + 1 :]  # not the history before the bot came
             elif info.timeline.limited and not first and info.timeline.prev_batch:
@@ -247,7 +276,49 @@ class MatrixAdapter:
         assert self._sink is not None
         await self._sink(items, Cursor(CURSOR, response.next_batch))
         self.since = response.next_batch
+        self._full_state = False
         self.ready = True
+        for room_id in unreadable:
+            await self._say_unreadable(room_id)
+        if self.config.encryption:
+            await self._keys()
+
+    async def _keys(self) -> None:
+        """The key work of an encrypting client after each sync: hand out room keys, publish
+        our own, learn the devices of the people in our rooms."""
+        client = self.client
+        try:
+            await self._network(client.send_to_device_messages())
+            if client.should_upload_keys:
+                checked(
+                    "keys_upload", await self._network(client.keys_upload()), KeysUploadResponse
+                )
+            if client.should_query_keys:
+                checked("keys_query", await self._network(client.keys_query()), KeysQueryResponse)
+            if client.should_claim_keys:
+                users = client.get_users_for_key_claiming()
+                checked(
+                    "keys_claim", await self._network(client.keys_claim(users)), KeysClaimResponse
+                )
+        except DeliveryError as exc:
+            log.warning("matrix.keys_failed", error=exc.reason)  # tried again after the next sync
+
+    async def _say_unreadable(self, room_id: str) -> None:
+        """Tell an encrypted room, once (when the bot joins it or it turns encrypted), that
+        the bot cannot read it, instead of ignoring everyone in silence."""
+        tr = get_translator(None, self.default_locale)
+        text = html.escape(
+            tr.gettext(
+                "I cannot read this room: its messages are end-to-end encrypted, and "
+                "encryption is turned off for me. Ask the person who runs charterbot to turn "
+                "it on (encryption = true), or talk to me in a room without encryption."
+            ),
+            quote=False,
+        )
+        try:
+            await self.send(chat_id(room_id), Outbound(text, txn_id=f"unreadable.{room_id}"))
+        except DeliveryError as exc:
+            log.warning("matrix.unreadable_notice_failed", room=room_id, error=exc.reason)
 
     def _translate_all(self, events: Sequence[dict[str, Any]], room_id: str) -> list[Inbound]:
         items: list[Inbound] = []
@@ -256,7 +327,7 @@ class MatrixAdapter:
             if isinstance(translated, StateChanged):
                 self._rooms.pop(room_id, None)
             elif isinstance(translated, Encrypted):
-                self._cannot_read(room_id)
+                self._cannot_read(room_id, translated.event_id)
             elif translated is not None:
                 items.append(translated)
         return items
@@ -324,7 +395,10 @@ class MatrixAdapter:
             fnmatch.fnmatchcase(user_id, pattern) for pattern in self.config.allowed_inviters
         )
 
-    def _cannot_read(self, room_id: str) -> None:
+    def _cannot_read(self, room_id: str, event_id: str) -> None:
+        if self.config.encryption:  # no key for it (yet): the sender's client did not share it
+            log.warning("matrix.undecryptable", room=room_id, event=event_id)
+            return
         if room_id in self._unreadable:
             return
         self._unreadable.add(room_id)
@@ -378,6 +452,7 @@ class MatrixAdapter:
                     "m.room.message",
                     content,
                     tx_id=message.txn_id or uuid.uuid4().hex,
+                    ignore_unverified_devices=True,
                 )
             ),
             RoomSendResponse,
@@ -398,7 +473,13 @@ class MatrixAdapter:
         checked(
             "edit",
             await self._network(
-                self.client.room_send(room_id, "m.room.message", content, tx_id=uuid.uuid4().hex)
+                self.client.room_send(
+                    room_id,
+                    "m.room.message",
+                    content,
+                    tx_id=uuid.uuid4().hex,
+                    ignore_unverified_devices=True,
+                )
             ),
             RoomSendResponse,
         )
@@ -416,7 +497,11 @@ class MatrixAdapter:
                 }
                 response = await self._network(
                     self.client.room_send(
-                        room_id, "m.reaction", content, tx_id=f"seed.{ref}.{normalise_key(key)}"
+                        room_id,
+                        "m.reaction",
+                        content,
+                        tx_id=f"seed.{ref}.{normalise_key(key)}",
+                        ignore_unverified_devices=True,
                     )
                 )
                 if isinstance(response, ErrorResponse) and response.status_code != (
@@ -443,6 +528,8 @@ class MatrixAdapter:
             return await request
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"network: {type(exc).__name__}") from exc
+        except LocalProtocolError as exc:  # e.g. a room nio has not synced yet: try again
+            raise DeliveryError(f"client: {exc}") from exc
 
 
 def _joined_at(events: Sequence[dict[str, Any]], own_user_id: str) -> int | None:
@@ -458,6 +545,19 @@ def _joined_at(events: Sequence[dict[str, Any]], own_user_id: str) -> int | None
         ):
             return index
     return None
+
+
+def _turned_encrypted(
+    state: Sequence[dict[str, Any]], timeline: Sequence[dict[str, Any]], joined_now: int | None
+) -> bool:
+    """The bot has just joined an encrypted room, or a room it is in just turned encrypted."""
+
+    def encryption(events: Sequence[dict[str, Any]]) -> bool:
+        return any(e.get("type") == "m.room.encryption" and "state_key" in e for e in events)
+
+    if joined_now is not None:
+        return encryption(state) or encryption(timeline)
+    return encryption(timeline)
 
 
 def _failed(response: object) -> bool:

@@ -95,7 +95,9 @@ class App:
 
     def add_matrix(self, **overrides: object) -> MatrixAdapter:
         """The ``[matrix]`` account; ``overrides`` replace adapter options (tests)."""
-        adapter = MatrixAdapter(self.config.matrix, self.load_cursor, **overrides)  # type: ignore[arg-type]
+        options: dict[str, object] = {"default_locale": self.config.bot.default_locale}
+        options.update(overrides)
+        adapter = MatrixAdapter(self.config.matrix, self.load_cursor, **options)  # type: ignore[arg-type]
         self.adapters[adapter.platform] = adapter
         return adapter
 
