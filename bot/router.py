@@ -271,10 +271,18 @@ class Router:
 
     def _resolve_reactions(self, s: Session, items: list[_Item]) -> None:
         """A reaction on a card is the button it stands for; taking back the reaction that
-        gave someone's current answer takes the answer back (or restores the one before)."""
+        gave someone's current answer takes the answer back (or restores the one before).
+        A reaction added and taken back within one batch is as if it never was."""
+        taken_back = {
+            i.inbound.reaction_ref
+            for i in items
+            if isinstance(i.inbound, Reaction) and i.inbound.removed
+        }
         for item in items:
             msg = item.inbound
-            if not isinstance(msg, Reaction):
+            if not isinstance(msg, Reaction) or (
+                not msg.removed and msg.reaction_ref in taken_back
+            ):
                 continue
             if msg.removed:
                 self._plan_unreaction(s, item, msg)

@@ -56,3 +56,31 @@ def test_a_proposal_from_first_word_to_adoption(
 
 def _body(message: dict) -> str:
     return message["content"].get("body", "")
+
+
+def test_a_reaction_added_and_taken_back_while_the_bot_was_away_counts_for_nothing(
+    bot: RunningMatrixBot, person: Callable[[str], Person]
+) -> None:
+    alice, bob = person("alice"), person("bob")
+    room = meeting(bot, alice, bob)
+    alice.say(room, "!propose Bikes in the hall.")
+    alice.say(room, "!next P1")
+    card = wait_for(
+        lambda: (c := alice.find(room, bot.user_id, "Bikes in the hall.")) and c["reactions"] and c,
+        "the seeded card",
+    )
+    bob.react(room, card["event_id"], "⚠️")
+    wait_for(lambda: "⚠️ 1" in _body(alice.find(room, bot.user_id, "Bikes")), "Bob's concern")
+    bot.stop()
+    second = bob.react(room, card["event_id"], "✅")
+    bob.redact(room, second)  # both reach the bot in one sync
+    bot.start()
+    bob.say(room, "!status P1")
+    wait_for(lambda: alice.find(room, bot.user_id, "P1 · new clause · consent"), "the status")
+
+    def shown() -> str:
+        return _body(alice.find(room, bot.user_id, "Bikes"))
+
+    # (Synapse may hand the restarted bot the sync answer its stopped long poll was given,
+    # with the ✅ in it: then it counts for a moment, and the redaction restores the ⚠️.)
+    wait_for(lambda: "⚠️ 1" in shown() and "✅ 0" in shown(), "Bob's concern, unchanged")
