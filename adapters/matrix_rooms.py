@@ -35,7 +35,7 @@ class RoomPeople:
         return user_id in self.creators or self.level(user_id) >= threshold
 
     def counted(self, excluded: frozenset[str]) -> int:
-        return len([user for user in self.names if user not in excluded])
+        return len(self.names.keys() - excluded)
 
 
 def read_state(events: list[dict[str, Any]]) -> RoomPeople:

@@ -273,11 +273,23 @@ class Router:
         """A reaction on a card is the button it stands for; taking back the reaction that
         gave someone's current answer takes the answer back (or restores the one before).
         A reaction added and taken back within one batch is as if it never was."""
-        taken_back = {
-            i.inbound.reaction_ref
-            for i in items
-            if isinstance(i.inbound, Reaction) and i.inbound.removed
-        }
+        reactions = [i.inbound for i in items if isinstance(i.inbound, Reaction)]
+        if not reactions:
+            return
+        taken_back = {r.reaction_ref for r in reactions if r.removed}
+        targets = {r.message_ref for r in reactions if r.message_ref}
+        cards = (
+            {  # the batch's cards in one query: a busy round brings hundreds of reactions
+                (chat, ref): subject
+                for chat, ref, subject in s.execute(
+                    select(Card.chat, Card.message_ref, Card.subject).where(
+                        Card.platform == reactions[0].platform, Card.message_ref.in_(targets)
+                    )
+                )
+            }
+            if targets
+            else {}
+        )
         for item in items:
             msg = item.inbound
             if not isinstance(msg, Reaction) or (
@@ -287,13 +299,7 @@ class Router:
             if msg.removed:
                 self._plan_unreaction(s, item, msg)
                 continue
-            subject = s.scalar(
-                select(Card.subject).where(
-                    Card.platform == msg.platform,
-                    Card.chat == msg.chat,
-                    Card.message_ref == msg.message_ref,
-                )
-            )
+            subject = cards.get((msg.chat, msg.message_ref))
             data = buttons.from_reaction(subject, msg.key) if subject else None
             if subject is None or data is None:
                 continue  # a reaction like any other: conversation
