@@ -19,6 +19,7 @@ from bot.logging import get_logger
 from bot.messages import Adapter
 from bot.outbox import Outbox
 from bot.router import Router
+from bot.scheduler import AlarmClock
 from deliberation.model import StreamCursor
 from deliberation.services import Deliberation
 from deliberation.settings import Defaults
@@ -28,7 +29,7 @@ from deliberation.timers import Clock, ManualClock, SystemClock
 
 log = get_logger(__name__)
 
-MAX_SLEEP = 60.0  # seconds between sweeps for deadlines even when none is known
+SWEEP = 60.0  # seconds between sweeps for deadlines even when none is known
 DELIVERY_SWEEP = 1.0  # seconds between sweeps for messages whose back-off ended
 STORE_RETRY = 1.0  # seconds before the deadline sweep tries a failing store again
 
@@ -59,8 +60,9 @@ class App:
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
+        self.alarm = AlarmClock(SWEEP)
         self.router = Router(
-            self.engine, self.adapters, self.config.bot.default_locale, self._wake.set
+            self.engine, self.adapters, self.config.bot.default_locale, self._committed
         )
         self.outbox = Outbox(self.db, self.clock, self.adapters, self.router.word_card)
 
@@ -151,19 +153,34 @@ class App:
             for adapter in self.adapters.values():
                 await adapter.stop()
 
+    def _committed(self) -> None:
+        """A batch or a deadline was committed: deliver its messages, and look again at
+        when the next deadline falls due (the batch may have set an earlier one)."""
+        self._wake.set()
+        self.alarm.ring()
+
     async def _deadlines(self) -> None:
-        while True:
-            try:
-                await self.router.run_timers()
-                due = await asyncio.to_thread(self.engine.next_due)
-            except Exception:  # noqa: BLE001 - the store locked or unreachable: try again
-                log.exception("deadlines.failed")
-                await asyncio.sleep(STORE_RETRY)
-                continue
-            wait = MAX_SLEEP
-            if due is not None:
-                wait = min(MAX_SLEEP, max(0.0, (due - self.clock.now()).total_seconds()))
-            await asyncio.sleep(wait)
+        """Carry out what is due, then sleep until the alarm rings: at the next due time,
+        after a commit, or at the periodic sweep."""
+        self.alarm.start()
+        try:
+            while True:
+                try:
+                    due = await asyncio.to_thread(self.engine.next_due)
+                    if due is not None and due <= self.clock.now():
+                        await self.router.run_timers()
+                        due = await asyncio.to_thread(self.engine.next_due)
+                        if due is not None and due <= self.clock.now():
+                            await asyncio.sleep(STORE_RETRY)  # set aside or locked: not a spin
+                            continue
+                except Exception:  # noqa: BLE001 - the store locked or unreachable: try again
+                    log.exception("deadlines.failed")
+                    await asyncio.sleep(STORE_RETRY)
+                    continue
+                self.alarm.set(None if due is None else due - self.clock.now())
+                await self.alarm.wait()
+        finally:
+            self.alarm.stop()
 
     async def _deliveries(self) -> None:
         while True:
