@@ -292,6 +292,21 @@ def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
     return "\n".join(lines)
 
 
+def _consent_reminder(r: Reader, ev: e.ConsentReminder) -> str:
+    head = r.tr.gettext("Reminder: the consent round on P{n} closes {relative} ({when}).").format(
+        n=ev.proposal,
+        relative=r.tr.format_relative(ev.closes_at - r.now),
+        when=r.tr.format_datetime(ev.closes_at, r.timezone),
+    )
+    missing = r.tr.ngettext(
+        "{n} of {eligible} members has not stated a position yet.",
+        "{n} of {eligible} members have not stated a position yet.",
+        ev.not_responded,
+        eligible=r.tr.format_number(ev.eligible),
+    )
+    return "\n".join([r.markup.bold("⏰ " + head), missing, consent_hint(r, ev.proposal)])
+
+
 def _position_stated(r: Reader, ev: e.PositionStated) -> str:
     _ = r.tr.gettext
     t = r.markup.text
@@ -470,6 +485,7 @@ _EVENTS: dict[type, Callable[[Reader, Any], str]] = {
     e.AmendmentVoted: _amendment_voted,
     e.AmendmentAccepted: _amendment_accepted,
     e.ConsentOpened: _consent_opened,
+    e.ConsentReminder: _consent_reminder,
     e.PositionStated: _position_stated,
     e.PositionRetracted: _position_retracted,
     e.Decided: _decided,

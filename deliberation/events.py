@@ -92,6 +92,18 @@ class ConsentOpened(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentReminder(Event):
+    """A consent round closes soon (``settings.REMINDERS_BEFORE_CLOSE``) and some eligible
+    members have not stated a position yet. Counted as the close counts them."""
+
+    proposal: int
+    closes_at: datetime
+    responded: int  # members who hold a position in the round now
+    eligible: int  # the close's count: max(the group's members, those who responded)
+    not_responded: int  # eligible - responded, > 0
+
+
+@dataclass(frozen=True, slots=True)
 class PositionStated(Event):
     proposal: int
     person: str

@@ -21,7 +21,7 @@ from decimal import InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -63,7 +63,7 @@ from deliberation.phases import (
     advance,
     allowed_from,
 )
-from deliberation.settings import SETTINGS, Defaults
+from deliberation.settings import REMINDERS_BEFORE_CLOSE, SETTINGS, Defaults
 from deliberation.store.db import Database
 from deliberation.tally import Tally, Verdict, decide
 from deliberation.timers import Clock, closes_at, is_late, review_date
@@ -73,6 +73,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 3000  # characters of a proposal or amendment text (fits one chat message)
 MAX_REASON = 1000
 STALE_RETRIES = 3
+# The timer kind of a reminder before a consent round closes (one per lead time).
+REMIND_CONSENT = "remind_consent"
 
 BeforeCommit = Callable[[Session, list[e.Event]], None]
 Outcome = list[e.Event] | DomainError  # what one command of a batch came to
@@ -400,11 +402,16 @@ class _Work:
             )
 
     def move(self, proposal: Proposal, action: Action) -> None:
+        before = proposal.phase
         try:
             proposal.phase = advance(proposal.phase, action).value
         except InvalidTransition:
             self.expect(proposal, *allowed_from(action))
             raise
+        if before == Phase.CONSENT and proposal.phase != Phase.CONSENT:
+            # Every way out of a consent round passes here (its close, /next, /withdraw,
+            # /close, a repeal superseding it): its pending reminders go with it.
+            self._cancel_reminders(proposal)
 
     # -- proposals ---------------------------------------------------------------------
 
@@ -526,8 +533,36 @@ class _Work:
                     due_at=proposal.phase_closes_at,
                 )
             )
+            if phase is Phase.CONSENT:
+                self._set_reminders(proposal, proposal.phase_closes_at)
         self.s.flush()
         return round_
+
+    def _set_reminders(self, proposal: Proposal, close: datetime) -> None:
+        """The reminders before a consent round closes: those still ahead of us (a 12-hour
+        round gets the 1-hour reminder only)."""
+        for due in sorted({close - lead for lead in REMINDERS_BEFORE_CLOSE}):
+            if due > self.now:
+                self.s.add(
+                    Timer(
+                        kind=REMIND_CONSENT,
+                        proposal_id=proposal.id,
+                        round_no=proposal.round_no,
+                        due_at=due,
+                    )
+                )
+
+    def _cancel_reminders(self, proposal: Proposal) -> None:
+        """The consent round ended before its time: its reminders are done, unsent."""
+        self.s.execute(
+            update(Timer)
+            .where(
+                Timer.kind == REMIND_CONSENT,
+                Timer.proposal_id == proposal.id,
+                Timer.done_at.is_(None),
+            )
+            .values(claimed_by="cancelled", claimed_at=self.now, done_at=self.now)
+        )
 
     def _opened_event(self, group: Group, proposal: Proposal) -> e.ProposalOpened:
         return e.ProposalOpened(
@@ -1191,9 +1226,49 @@ class _Work:
             if proposal.phase != phase or proposal.phase_closes_at != timer.due_at:
                 return []  # closed early by /next, or rescheduled
             return [self._close_phase(group, proposal, late), *self.followups]
+        if timer.kind == REMIND_CONSENT:
+            reminder = self._reminder(group, proposal, timer.due_at)
+            return [reminder] if reminder is not None else []
         if timer.kind == "expire" and proposal.phase == Phase.OBJECTED:
             self.move(proposal, Action.EXPIRE)
             proposal.ended_at = self.now
             self.s.flush()
             return [e.ProposalEnded(group=group.id, proposal=proposal.id, how="expired", late=late)]
         return []
+
+    def _reminder(
+        self, group: Group, proposal: Proposal, due: datetime
+    ) -> e.ConsentReminder | None:
+        """The reminder set at ``due`` before the consent round closes, if it is still worth
+        sending: the round is still open, someone has yet to state a position, and at least
+        half the reminder's lead time is left (a 24-hour reminder carried out with 30
+        minutes to go, after the bot was down, is dropped; a 1-hour reminder 10 minutes
+        late is sent)."""
+        close = proposal.phase_closes_at
+        if proposal.phase != Phase.CONSENT or close is None or self.now >= close:
+            return None
+        lead = close - due
+        if lead <= timedelta(0) or (close - self.now) * 2 < lead:
+            return None  # rescheduled past it, or its moment is long past
+        round_id = self.s.scalar(
+            select(Round.id).where(
+                Round.proposal_id == proposal.id,
+                Round.number == proposal.round_no,
+                Round.phase == Phase.CONSENT.value,
+                Round.closed_at.is_(None),
+            )
+        )
+        if round_id is None:
+            return None
+        responded = self.tally(round_id).stated
+        eligible = max(actors.eligible(group), responded)  # as the close counts
+        if eligible <= responded:
+            return None  # everyone has stated a position: no one to remind
+        return e.ConsentReminder(
+            group=group.id,
+            proposal=proposal.id,
+            closes_at=close,
+            responded=responded,
+            eligible=eligible,
+            not_responded=eligible - responded,
+        )

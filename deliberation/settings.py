@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,11 @@ GROUP_SETTINGS = (
     "on_expiry",
     "expire_days",
 )
+
+# How long before a consent round closes the group is reminded of it (SPEC section 3,
+# ``reminders_before_close``). One value for every group for now: a per-group setting needs
+# a column of its own. A reminder whose moment passed before the round opened is not set.
+REMINDERS_BEFORE_CLOSE: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,7 +167,9 @@ def test_deadlines_close_each_phase(chat: Chat) -> None:
     assert consent.late is False and consent.text == AMENDED
     assert consent.closes_at == START + timedelta(hours=48 + 72)
     chat.state(number, alice="consent", bob="consent")
-    assert chat.advance(hours=71) == []
+    reminders = chat.advance(hours=71)  # 24 h and 1 h before the close: carol is silent
+    assert reminders and all(isinstance(r, e.ConsentReminder) for r in reminders)
+    assert [r.not_responded for r in reminders] == [1] * len(reminders)
     (decided,) = chat.advance(hours=1)
     assert isinstance(decided, e.Decided) and decided.verdict is Verdict.ADOPTED
     assert decided.late is False

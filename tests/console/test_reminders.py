@@ -1,0 +1,61 @@
+"""Reminders before a consent round closes, as the group reads them through ``:advance``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .conftest import Console
+
+OPEN = """
+:members main alice bob carol dave
+alice: /propose We meet on Mondays
+alice: /next P1
+bob: /consent P1
+"""
+
+HINT = (
+    "State your position: ✅ /consent P1 · ⚠️ /concern P1 [reason] · "
+    "✋ /object P1 <reason> · ➖ /abstain P1"
+)
+
+
+def test_reminders_a_day_and_an_hour_before_the_close(console: Console) -> None:
+    console.say(OPEN)  # the consent round closes on Nov 27, 12:00 PM (UTC)
+    assert console.say(":advance 47h") == []
+    assert console.say(":advance 1h") == [
+        "bot: ⏰ Reminder: the consent round on P1 closes in 1 day (Nov 27, 2026, 12:00\u202fPM).",
+        "bot: 3 of 4 members have not stated a position yet.",
+        f"bot: {HINT}",
+    ]
+    console.say("carol: /concern P1 Mondays are long\ndave: /abstain P1")
+    assert console.say(":advance 23h") == [
+        "bot: ⏰ Reminder: the consent round on P1 closes in 1 hour (Nov 27, 2026, 12:00\u202fPM).",
+        "bot: 1 of 4 members has not stated a position yet.",
+        f"bot: {HINT}",
+    ]
+    out = console.text(":advance 1h")
+    assert "P1 adopted" in out and "Reminder" not in out
+
+
+def test_no_reminder_once_a_mediator_closed_the_round(console: Console) -> None:
+    console.say(OPEN)
+    console.say("carol: /consent P1\nalice: /next P1")
+    out = console.text(":advance 3d")
+    assert "Reminder" not in out
+
+
+def test_reminder_in_the_groups_language_and_time_zone(
+    make_console: Callable[..., Console],
+) -> None:
+    console = make_console(
+        {"CHARTERBOT_BOT_DEFAULT_LOCALE": "es", "CHARTERBOT_BOT_TIMEZONE": "Europe/Madrid"}
+    )
+    console.say(OPEN)
+    out = console.say(":advance 71h")
+    assert out[-3:] == [
+        "bot: ⏰ Recordatorio: la ronda de consentimiento sobre P1 se cierra dentro de 1 hora "
+        "(27 nov 2026, 13:00).",
+        "bot: 3 de 4 miembros aún no han expresado su posición.",
+        "bot: Indica tu posición: ✅ /consent P1 · ⚠️ /concern P1 [motivo] · "
+        "✋ /object P1 <motivo> · ➖ /abstain P1",
+    ]
