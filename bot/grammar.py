@@ -114,12 +114,15 @@ COMMANDS: tuple[str, ...] = (
     "settings",
     "mediator",
     "export",
+    "timezone",
     "lang",
     "help",
     "start",
 )
 
-MEDIATOR_COMMANDS: frozenset[str] = frozenset({"resolve", "next", "close", "settings", "mediator"})
+MEDIATOR_COMMANDS: frozenset[str] = frozenset(
+    {"resolve", "next", "close", "settings", "mediator", "timezone"}
+)
 """Commands only mediators may use (``settings`` only when setting a value)."""
 
 EXPORT_FORMATS = {"md": "md", "markdown": "md", "json": "json"}
@@ -368,6 +371,13 @@ def _lang(rest: str) -> c.SetLanguage:
     return c.SetLanguage(code)
 
 
+def _timezone(rest: str) -> c.ChangeSetting:
+    zone, remainder = _split(rest)
+    if not zone or remainder:
+        raise UsageError("timezone")
+    return c.ChangeSetting("timezone", zone)
+
+
 _HANDLERS: dict[str, Callable[[str], Request]] = {
     "propose": _propose,
     "amend": _amend,
@@ -390,6 +400,7 @@ _HANDLERS: dict[str, Callable[[str], Request]] = {
     "settings": _settings,
     "mediator": _mediator,
     "export": _export,
+    "timezone": _timezone,
     "lang": _lang,
     "help": _help,
     "start": _start,

@@ -649,6 +649,10 @@ USAGE: dict[str, tuple[str, str]] = {
     "settings": (N_("{p}settings [<key> <value>]"), N_("show the settings; mediators change them")),
     "mediator": (N_("{p}mediator add|remove <user>"), N_("mediator: appoint or remove a mediator")),
     "export": (N_("{p}export [md|json]"), N_("the charter as Markdown or JSON")),
+    "timezone": (
+        N_("{p}timezone <Area/City>"),
+        N_("mediator: the group's time zone, e.g. {p}timezone Europe/Madrid"),
+    ),
     "lang": (N_("{p}lang <code>"), N_("the language I write to you in, e.g. {p}lang es")),
     "help": (N_("{p}help [command]"), N_("this help")),
     "start": (N_("{p}start"), N_("welcome and your preferences")),

@@ -1161,7 +1161,7 @@ class _Work:
         parse, expected = SETTINGS[key]
         try:
             value = parse(cmd.value)
-        except (ValueError, InvalidOperation):
+        except (ValueError, KeyError, InvalidOperation):
             raise DomainError("bad_setting_value", key=key, expected=expected) from None
         setattr(group, key, value)
         self.s.flush()

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from deliberation.tally import Rule
 
@@ -88,6 +90,16 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+@cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def _parse_zone(value: str) -> str:
+    """An IANA time zone name, in any letter case ("europe/madrid" is Europe/Madrid)."""
+    return _zones()[value.strip().lower()]  # KeyError: not a zone
+
+
 # key -> (parser, the expectation shown when a value is refused)
 SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "rule": (_choice(*Rule), "consent | majority | supermajority"),
@@ -101,4 +113,5 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "named_votes": (_parse_bool, "on | off"),
     "show_tally": (_choice("live", "after_vote", "after_close"), "live | after_vote | after_close"),
     "public": (_parse_bool, "on | off"),
+    "timezone": (_parse_zone, "Europe/Madrid | America/Sao_Paulo | UTC | … (IANA)"),
 }

@@ -26,6 +26,10 @@ GOOD = {
     "named_votes": [("off", False, "off"), ("YES", True, "on"), ("0", False, "off")],
     "show_tally": [("after_vote", "after_vote", None), ("after_close", "after_close", None)],
     "public": [("on", True, "on"), ("false", False, "off")],
+    "timezone": [
+        ("Europe/Madrid", "Europe/Madrid", None),
+        ("america/sao_paulo", "America/Sao_Paulo", None),
+    ],
 }
 
 BAD = {
@@ -40,6 +44,7 @@ BAD = {
     "named_votes": ["maybe", "2", ""],
     "show_tally": ["never", "LIVE"],
     "public": ["public", ""],
+    "timezone": ["Mars/Olympus", "../etc/passwd", "CET+1", ""],
 }
 
 
@@ -74,7 +79,7 @@ def test_a_bad_value_is_refused(chat: Chat, key: str, value: str) -> None:
     assert error.params == {"key": key, "expected": SETTINGS[key][1]}
 
 
-@pytest.mark.parametrize("key", ["colour", "", "timezone", "member_count", "id", "languages"])
+@pytest.mark.parametrize("key", ["colour", "", "member_count", "id", "languages"])
 def test_an_unknown_key_is_refused(chat: Chat, key: str) -> None:
     chat.engine.register(chat.actor("alice"))
     error = chat.refused("alice", c.ChangeSetting(key, "1"), "unknown_setting")

@@ -349,7 +349,7 @@ def test_lang() -> None:
 def test_command_list() -> None:
     assert len(set(COMMANDS)) == len(COMMANDS)
     assert tuple(g._HANDLERS) == COMMANDS
-    assert {"resolve", "next", "close", "settings", "mediator"} == MEDIATOR_COMMANDS
+    assert {"resolve", "next", "close", "settings", "mediator", "timezone"} == MEDIATOR_COMMANDS
     assert set(COMMANDS) >= MEDIATOR_COMMANDS
 
 
@@ -411,3 +411,10 @@ def test_command_with_any_arguments_never_crashes(
 def test_long_replace_input_is_fast() -> None:
     text = '/amend 1 replace "' + '" with "x' * 20_000
     check(text)  # linear: no catastrophic backtracking
+
+
+def test_timezone_is_a_setting_of_the_group() -> None:
+    assert parse("/timezone Europe/Madrid") == ChangeSetting("timezone", "Europe/Madrid")
+    for bad in ("/timezone", "/timezone Europe/Madrid now"):
+        with pytest.raises(UsageError):
+            parse(bad)
