@@ -733,6 +733,9 @@ def status(r: Reader, v: q.ProposalView) -> str:
         lines.append(_("Reason: {reason}").format(reason=t(v.reason)))
     if v.closes_at:
         lines.append(_("This phase closes {when}.").format(when=r.when(v.closes_at)))
+    if v.reminders:
+        times = ", ".join(r.when(moment) for moment in v.reminders)
+        lines.append(_("Reminders before the close: {times}.").format(times=times))
     if v.amendments:
         lines.append(_("Amendments:"))
         for a in v.amendments:

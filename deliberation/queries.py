@@ -29,10 +29,12 @@ from deliberation.model import (
     Position,
     Proposal,
     Round,
+    Timer,
 )
 from deliberation.phases import OPEN, Phase
 from deliberation.settings import SETTINGS
 from deliberation.tally import Tally
+from deliberation.timers import REMIND_CONSENT
 
 MAX_LISTED = 50  # objections and concerns listed by /status; the web page lists all
 
@@ -76,6 +78,7 @@ class ProposalView:
     positions: tuple[PositionView, ...]  # objections and concerns always; all when named
     named: bool
     outcome: dict[str, Any] | None
+    reminders: tuple[datetime, ...] = ()  # the group's reminders still to come this round
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +286,18 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         positions=tuple(positions),
         named=group.named_votes,
         outcome=p.outcome,
+        reminders=tuple(
+            s.scalars(
+                select(Timer.due_at)
+                .where(
+                    Timer.proposal_id == p.id,
+                    Timer.round_no == p.round_no,
+                    Timer.kind == REMIND_CONSENT,
+                    Timer.done_at.is_(None),
+                )
+                .order_by(Timer.due_at)
+            )
+        ),
     )
 
 

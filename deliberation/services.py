@@ -66,7 +66,7 @@ from deliberation.phases import (
 from deliberation.settings import REMINDERS_BEFORE_CLOSE, SETTINGS, Defaults
 from deliberation.store.db import Database
 from deliberation.tally import Tally, Verdict, decide
-from deliberation.timers import Clock, closes_at, is_late, review_date
+from deliberation.timers import REMIND_CONSENT, Clock, closes_at, is_late, review_date
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ MAX_TEXT = 3000  # characters of a proposal or amendment text (fits one chat mes
 MAX_REASON = 1000
 STALE_RETRIES = 3
 # The timer kind of a reminder before a consent round closes (one per lead time).
-REMIND_CONSENT = "remind_consent"
 
 BeforeCommit = Callable[[Session, list[e.Event]], None]
 Outcome = list[e.Event] | DomainError  # what one command of a batch came to

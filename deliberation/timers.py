@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 # A deadline carried out more than this long after it fell due is announced as late.
 LATE_AFTER = timedelta(minutes=5)
+# The kind of timer that reminds a group before its consent round closes.
+REMIND_CONSENT = "remind_consent"
 
 
 class Clock(Protocol):

@@ -59,3 +59,14 @@ def test_reminder_in_the_groups_language_and_time_zone(
         "bot: Indica tu posición: ✅ /consent P1 · ⚠️ /concern P1 [motivo] · "
         "✋ /object P1 <motivo> · ➖ /abstain P1",
     ]
+
+
+def test_status_shows_the_reminders_still_to_come(console: Console) -> None:
+    console.say(OPEN)
+    out = console.text("carol: /status P1")
+    assert "This phase closes Nov 27, 2026, 12:00\u202fPM (in 3 days)." in out
+    assert "Reminders before the close: Nov 26, 2026, 12:00\u202fPM (in 2 days)" in out
+    assert "Nov 27, 2026, 11:00\u202fAM (in 3 days)." in out
+    console.say(":advance 48h")  # the first has been given
+    later = console.text("carol: /status P1")
+    assert "Reminders before the close: Nov 27, 2026, 11:00\u202fAM (in 1 day)." in later

@@ -13,9 +13,9 @@ import pytest
 from deliberation import commands as c
 from deliberation import events as e
 from deliberation.model import Timer
-from deliberation.services import REMIND_CONSENT
 from deliberation.settings import REMINDERS_BEFORE_CLOSE
 from deliberation.tally import Verdict
+from deliberation.timers import REMIND_CONSENT
 from tests.service.conftest import START, Chat
 
 TEXT = "We meet on the first Monday of each month"
