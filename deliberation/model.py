@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -310,6 +311,14 @@ class Timer(Base):
     __table_args__ = (
         UniqueConstraint("kind", "proposal_id", "round_no", "due_at"),
         Index("ix_timers_due", "done_at", "due_at"),
+        # The sweep's two questions, read from the first entry (migration 0004).
+        Index(
+            "ix_timers_pending",
+            "due_at",
+            "id",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
