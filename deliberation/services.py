@@ -164,6 +164,7 @@ class Deliberation:
         PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
         """
         done: list[e.Event] = []
+        stale: dict[int, int] = {}
         for _ in range(limit):
             with self.db.unit_of_work() as uow:
                 now = self.clock.now()
@@ -178,20 +179,34 @@ class Deliberation:
                 timer = uow.session.scalars(query).first()
                 if timer is None:
                     return done
-                timer_id, timer.claimed_at, timer.done_at = timer.id, now, now
+                timer_id, kind = timer.id, timer.kind  # read now: a failed write expires them
+                timer.claimed_at, timer.done_at = now, now
                 work = _Work(uow.session, now, self.defaults, self.db.dialect)
                 try:
                     events = work.fire(timer)
                     if before_commit:
                         before_commit(uow.session, events)
                     uow.commit()
+                except StaleDataError:
+                    # A command changed the proposal meanwhile (another process, PostgreSQL):
+                    # the deadline stays due and is carried out again on the fresh row.
+                    uow.rollback()
+                    stale[timer_id] = stale.get(timer_id, 0) + 1
+                    if stale[timer_id] <= STALE_RETRIES:
+                        continue
+                    log.exception(
+                        "timer kept meeting changes; set aside",
+                        extra={"timer": timer_id, "kind": kind},
+                    )
+                    self._set_aside(timer_id, now)
+                    continue
                 except Exception:
                     # One deadline that cannot be carried out must not block every later one:
                     # set it aside, visibly, and go on.
-                    log.exception(
-                        "timer failed; set aside", extra={"timer": timer.id, "kind": timer.kind}
-                    )
                     uow.rollback()
+                    log.exception(
+                        "timer failed; set aside", extra={"timer": timer_id, "kind": kind}
+                    )
                     self._set_aside(timer_id, now)
                     continue
                 done.extend(events)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from deliberation import commands as c
+from deliberation import events as e
 from deliberation import queries
 from deliberation.errors import DomainError
 from deliberation.model import (
@@ -25,6 +26,7 @@ from deliberation.model import (
     Person,
     Position,
     PositionChange,
+    Round,
     Timer,
 )
 from deliberation.services import Deliberation
@@ -323,6 +325,25 @@ def test_a_failing_deadline_is_set_aside_and_the_others_still_run(
         failed = uow.session.scalars(select(Timer).where(Timer.claimed_by == "failed")).all()
     assert len(failed) == 1
     assert engine.run_due_timers() == []  # nothing left blocking
+
+
+def test_a_deadline_whose_write_fails_is_set_aside_too(db: Database, clock: ManualClock) -> None:
+    """A failure inside a flush (here a row in the way of the consent round the close would
+    open) expires the session's objects: the sweep must still set the deadline aside."""
+    engine = Deliberation(db, clock, Defaults(amendment_hours=1, quorum_min=1))
+    first = engine.handle(actor("alice", True), c.Propose("one"))[0].proposal
+    clock.advance(timedelta(minutes=1))
+    second = engine.handle(actor("alice", True), c.Propose("two"))[0].proposal
+    with db.unit_of_work() as uow:
+        uow.session.add(Round(proposal_id=first, number=1, phase="consent", opened_at=clock.now()))
+        uow.commit()
+    clock.advance(timedelta(hours=2))
+    events = engine.run_due_timers()
+    assert [ev.proposal for ev in events if isinstance(ev, e.ConsentOpened)] == [second]
+    with db.unit_of_work(write=False) as uow:
+        failed = uow.session.scalars(select(Timer.proposal_id).where(Timer.claimed_by == "failed"))
+        assert failed.all() == [first]
+    assert engine.run_due_timers() == []
 
 
 def test_a_batch_commits_together_and_refuses_one_by_one(
