@@ -29,10 +29,7 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters.console import ConsoleAdapter  # noqa: E402
+from bench.engine import postgres_url, sqlite_url  # noqa: E402
 from bot.router import Router  # noqa: E402
 from deliberation import commands as c  # noqa: E402
 from deliberation.model import OutboxItem, Proposal, Round, TextVersion, Timer  # noqa: E402
@@ -57,30 +55,6 @@ GROUP = "console:bench"
 MEDIATOR = c.Actor(group=GROUP, person="console:mediator", name="mediator", platform_admin=True)
 DEFAULTS = Defaults(amendment_hours=1, consent_hours=72, quorum_min=1)
 CHUNK = 10_000  # rows per bulk insert statement batch
-
-
-@contextmanager
-def sqlite_url() -> Iterator[Callable[[str], str]]:
-    with tempfile.TemporaryDirectory() as folder:
-        yield lambda name: f"sqlite:///{folder}/{name}.db"
-
-
-@contextmanager
-def postgres_url() -> Iterator[Callable[[str], str] | None]:
-    try:
-        from tests.fakes.postgres import PostgresServer, find_pg_bindir
-    except ImportError:
-        yield None
-        return
-    if find_pg_bindir() is None:
-        yield None
-        return
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server.create_database
-    finally:
-        server.stop()
 
 
 def add_pending(db: Database, count: int) -> None:
