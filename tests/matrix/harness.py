@@ -31,6 +31,7 @@ from bot.config import Config, ConsoleConfig, DatabaseConfig, MatrixConfig
 from deliberation.store.db import Database
 from deliberation.store.migrate import upgrade
 from deliberation.timers import ManualClock
+from tests.app_thread import AppThread
 from tests.fakes.synapse import Synapse
 
 if TYPE_CHECKING:
@@ -288,7 +289,7 @@ class RunningMatrixBot:
         self.adapter_options = {"sync_timeout_ms": 1000, **adapter_options}
         self.db = Database(db_url)
         upgrade(self.db.engine)
-        self._thread: threading.Thread | None = None
+        self._runner: AppThread | None = None
 
     def start(self) -> RunningMatrixBot:
         config = dataclasses.replace(
@@ -299,38 +300,16 @@ class RunningMatrixBot:
         )
         self.app = App.build(config, self.clock, self.db)
         self.matrix: MatrixAdapter = self.app.add_matrix(**self.adapter_options)
-        self.loop = asyncio.new_event_loop()
-        self._task: asyncio.Task[None] | None = None
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-
-            async def main() -> None:
-                self._task = asyncio.current_task()  # type: ignore[assignment]
-                started.set()
-                await self.app.run_forever()
-
-            try:
-                self.loop.run_until_complete(main())
-            except asyncio.CancelledError:
-                pass
-            finally:
-                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-                self.loop.close()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        started.wait(5)
+        runner = self._runner = AppThread(self.app)
+        self.loop = runner.loop
+        runner.start()
         wait_for(lambda: self.matrix.ready, "the bot's first sync")
         return self
 
     def stop(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            assert self._task is not None
-            self.loop.call_soon_threadsafe(self._task.cancel)
-            self._thread.join(20)
-        self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+        self._runner = None
 
     def restart(self) -> None:
         self.stop()

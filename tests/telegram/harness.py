@@ -8,9 +8,7 @@ they would see. Deadlines use a manual clock moved with :meth:`RunningBot.advanc
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from bot.config import Config, ConsoleConfig, DatabaseConfig, TelegramConfig
 from deliberation.model import OutboxItem
 from deliberation.store.db import Database
 from deliberation.timers import ManualClock
+from tests.app_thread import AppThread
 from tests.fakes.bot_api import FakeBotApi, Json
 
 T = TypeVar("T")
@@ -69,30 +68,11 @@ class RunningBot:
         self.app = App.build(config, self.clock, self.db)
         options = {"poll_timeout": 1, **adapter_options}
         self.telegram: TelegramAdapter = self.app.add_telegram(limits=limits, **options)
-        self.loop = asyncio.new_event_loop()
-        self._task: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._started = threading.Event()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def main() -> None:
-            self._task = asyncio.current_task()  # type: ignore[assignment]
-            self._started.set()
-            await self.app.run_forever()
-
-        try:
-            self.loop.run_until_complete(main())
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
+        self._runner = AppThread(self.app)
+        self.loop = self._runner.loop
 
     def __enter__(self) -> RunningBot:
-        self._thread.start()
-        self._started.wait(5)
+        self._runner.start()
         self.wait_for(lambda: self.telegram.ready, "the bot to start")
         return self
 
@@ -100,15 +80,12 @@ class RunningBot:
         self.stop()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            assert self._task is not None
-            self.loop.call_soon_threadsafe(self._task.cancel)
-            self._thread.join(15)
+        self._runner.stop(15)
         self.db.engine.dispose()
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run a coroutine in the bot's loop and wait for it."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return self._runner.call(coro, timeout)
 
     def advance(self, delta: timedelta) -> None:
         self.call(self.app.advance(delta))
