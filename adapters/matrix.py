@@ -302,6 +302,8 @@ class MatrixAdapter:
                 )
         except DeliveryError as exc:
             log.warning("matrix.keys_failed", error=exc.reason)  # tried again after the next sync
+        except Exception as exc:  # noqa: BLE001 - nio's key store (peewee): also next time
+            log.warning("matrix.keys_failed", error=type(exc).__name__)
 
     async def _say_unreadable(self, room_id: str) -> None:
         """Tell an encrypted room, once (when the bot joins it or it turns encrypted), that

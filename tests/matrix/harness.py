@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import peewee
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -211,7 +212,12 @@ class EncryptedPerson(Person):
         if self.client.should_upload_keys:
             await self.client.keys_upload()
         if self.client.should_query_keys:
-            await self.client.keys_query()
+            try:
+                await self.client.keys_query()
+            except peewee.IntegrityError:
+                # nio 0.26's key store now and then refuses to save a device it already
+                # has (this client's store, not the bot's); the next catch-up asks again.
+                pass
         if self.client.should_claim_keys:
             await self.client.keys_claim(self.client.get_users_for_key_claiming())
 
