@@ -101,35 +101,38 @@ def translate(event: Json, room_id: str, own_user_id: str) -> Translated:
         target, key = relation.get("event_id"), relation.get("key")
         if not isinstance(target, str) or not isinstance(key, str):
             return None
-        return Reaction(
-            platform=PLATFORM,
-            dedupe_key=event_id,
-            chat=chat,
-            sender=person_id(sender),
-            sender_name=sender,
-            key=normalise_key(key),
-            message_ref=target,
-            reaction_ref=event_id,
-        )
+        return _reaction(event_id, chat, sender, normalise_key(key), target, event_id)
     if kind == "m.room.redaction":
         # Room versions up to 10 carry ``redacts`` at the top; 11 and later in the content.
         redacts = content.get("redacts") or event.get("redacts")
         if not isinstance(redacts, str):
             return None
-        return Reaction(
-            platform=PLATFORM,
-            dedupe_key=event_id,
-            chat=chat,
-            sender=person_id(sender),
-            sender_name=sender,
-            key="",
-            message_ref=None,
-            reaction_ref=redacts,
-            removed=True,
-        )
+        return _reaction(event_id, chat, sender, "", None, redacts, removed=True)
     if kind == "m.room.encrypted":
         return Encrypted(chat=chat, event_id=event_id)
     return None
+
+
+def _reaction(
+    event_id: str,
+    chat: str,
+    sender: str,
+    key: str,
+    target: str | None,
+    reaction_ref: str,
+    removed: bool = False,
+) -> Reaction:
+    return Reaction(
+        platform=PLATFORM,
+        dedupe_key=event_id,
+        chat=chat,
+        sender=person_id(sender),
+        sender_name=sender,
+        key=key,
+        message_ref=target,
+        reaction_ref=reaction_ref,
+        removed=removed,
+    )
 
 
 def _message(event_id: str, chat: str, sender: str, content: Json) -> MessageIn | None:
