@@ -87,6 +87,13 @@ class Group(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     member_count: Mapped[int] = mapped_column(Integer, default=0)  # the platform's count
     members_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Lead times, space-separated durations ("24h 1h", "30d 7d 1d"; ``deliberation.when``).
+    reminders_before_close: Mapped[str] = mapped_column(
+        String(64), default="24h 1h", server_default="24h 1h"
+    )
+    renewal_reminders: Mapped[str] = mapped_column(
+        String(64), default="30d 7d 1d", server_default="30d 7d 1d"
+    )
     created_at: Mapped[datetime]
 
 
@@ -97,6 +104,8 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The private chat where the person asked for reminders (``/remind on``); None: off.
+    remind_chat: Mapped[str | None] = mapped_column(ID)
 
 
 class Member(Base):
@@ -155,6 +164,11 @@ class Proposal(Base):
     ended_at: Mapped[datetime | None]
     outcome: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
+    # A round a mediator scheduled (``/schedule``): the phase that opens at ``scheduled_at``
+    # and for how long. Cleared when it opens or is cancelled.
+    scheduled_phase: Mapped[str | None] = mapped_column(String(16))
+    scheduled_at: Mapped[datetime | None]
+    scheduled_hours: Mapped[float | None] = mapped_column(Float)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -325,10 +339,30 @@ class Timer(Base):
     kind: Mapped[str] = mapped_column(String(32))
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
     round_no: Mapped[int | None]
+    # What a timer not about a proposal is about (migration 0005): a clause's review, a
+    # meeting. ``payload`` holds what firing must check still stands (the review date).
+    clause_id: Mapped[int | None] = mapped_column(Integer)
+    meeting_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any] | None]
     due_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
+
+
+class Meeting(Base):
+    """A live negotiation session announced with ``/meeting``; ``id`` is its number M<n>."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (Index("ix_meetings_group_at", "group_id", "at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"))
+    at: Mapped[datetime]
+    topic: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
 
 
 class InboxItem(Base):

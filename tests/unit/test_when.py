@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.when import BadTime, parse_duration, parse_when
+from deliberation.when import BadTime, parse_duration, parse_when
 
 MADRID = "Europe/Madrid"
 NOW = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)  # 12:00 in Madrid (CET, +1)
