@@ -22,7 +22,7 @@ from bot.router import Router
 from bot.scheduler import AlarmClock
 from deliberation.model import StreamCursor
 from deliberation.services import Deliberation
-from deliberation.settings import Defaults
+from deliberation.settings import NO_LEAD_TIMES, Defaults, canonical_lead_times
 from deliberation.store.db import Database
 from deliberation.store.migrate import upgrade
 from deliberation.timers import Clock, ManualClock, SystemClock
@@ -38,6 +38,8 @@ def defaults_from(config: Config) -> Defaults:
     """``[deliberation]`` (same key names) plus the bot's default language and time zone."""
     settings = dataclasses.asdict(config.deliberation)
     settings["quorum"] = str(settings["quorum"])  # stored as a decimal string, read as a Fraction
+    for key in ("reminders_before_close", "renewal_reminders"):  # stored as "24h 1h"
+        settings[key] = canonical_lead_times(" ".join(settings[key]) or NO_LEAD_TIMES)
     return Defaults(**settings, locale=config.bot.default_locale, timezone=config.bot.timezone)
 
 

@@ -156,6 +156,10 @@ def start_private(r: render.Reader) -> str:
                 language=r.tr.locale.get_display_name(r.tr.locale), zone=r.timezone
             ),
             _("Choose a language below, or see the rounds waiting for your position."),
+            _(
+                "Send {p}remind on to be reminded here before a round closes while you have "
+                "not stated a position."
+            ).format(p=r.prefix),
         )
     )
 

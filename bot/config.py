@@ -26,6 +26,8 @@ from typing import Any
 
 import babel
 
+from deliberation.settings import MAX_LEAD_TIMES, lead_times
+
 __all__ = [
     "BotConfig",
     "Config",
@@ -119,6 +121,23 @@ def _empty_or_matrix_user(value: str) -> bool:
     return value == "" or bool(re.fullmatch(r"@[^:\s]+:\S+", value))
 
 
+def _are_lead_times(values: tuple[str, ...]) -> bool:
+    """Durations (``"24h"``, ``"90m"``, ``"7d"``), all different, at most five; an empty
+    list (or ``["none"]``): no reminders."""
+    try:
+        lead_times(" ".join(values) or "none")
+    except ValueError:
+        return False
+    return True
+
+
+_LEAD_TIMES = (
+    f"a list of up to {MAX_LEAD_TIMES} different durations such as '24h', '90m' or '7d' "
+    "(an empty list: none)",
+    _are_lead_times,
+)
+
+
 class _Section:
     """Mixin for section dataclasses: a repr that masks secrets instead of hiding them,
     so a reader of a log can still see *whether* a token was set."""
@@ -170,6 +189,8 @@ class DeliberationConfig(_Section):
     review_months: int = _opt(12, "an integer >= 1", lambda v: v >= 1)
     on_expiry: str = _opt("lapse", *_one_of("lapse", "keep"))
     expire_days: int = _opt(14, "an integer >= 1", lambda v: v >= 1)
+    reminders_before_close: tuple[str, ...] = _opt(("24h", "1h"), *_LEAD_TIMES)
+    renewal_reminders: tuple[str, ...] = _opt(("30d", "7d", "1d"), *_LEAD_TIMES)
 
 
 @dataclass(frozen=True, repr=False)

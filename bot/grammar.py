@@ -82,6 +82,11 @@ class Export:
 
 
 @dataclass(frozen=True, slots=True)
+class ListMeetings:
+    """``/meeting`` alone: the group's meetings still to come."""
+
+
+@dataclass(frozen=True, slots=True)
 class MediatorRequest:
     """``/mediator add|remove <user>``: the platform adapter resolves ``user`` to a person."""
 
@@ -89,7 +94,7 @@ class MediatorRequest:
     user: str
 
 
-Query = Help | Start | ShowStatus | ShowCharter | ShowClause | ShowSettings | Export
+Query = Help | Start | ShowStatus | ShowCharter | ShowClause | ShowSettings | Export | ListMeetings
 Request = c.Command | Query | MediatorRequest
 
 COMMANDS: tuple[str, ...] = (
@@ -106,6 +111,8 @@ COMMANDS: tuple[str, ...] = (
     "resolve",
     "next",
     "close",
+    "schedule",
+    "meeting",
     "renew",
     "repeal",
     "status",
@@ -116,14 +123,16 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "timezone",
     "lang",
+    "remind",
     "help",
     "start",
 )
 
 MEDIATOR_COMMANDS: frozenset[str] = frozenset(
-    {"resolve", "next", "close", "settings", "mediator", "timezone"}
+    {"resolve", "next", "close", "schedule", "meeting", "settings", "mediator", "timezone"}
 )
-"""Commands only mediators may use (``settings`` only when setting a value)."""
+"""Commands only mediators may use (``settings`` only when setting a value, ``meeting`` only
+when announcing or cancelling one)."""
 
 EXPORT_FORMATS = {"md": "md", "markdown": "md", "json": "json"}
 
@@ -299,6 +308,41 @@ def _on_proposal(
     return build
 
 
+_SCHEDULE_PHASES = {"amendment": "amendment", "amend": "amendment", "consent": "consent"}
+_FOR = re.compile(r"^(.*\S)\s+for\s+(\S.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def _schedule(rest: str) -> c.Schedule:
+    """``/schedule [P4] amendment|consent <when> [for <duration>]``, ``/schedule [P4] cancel``.
+    The time is read by the engine, which knows the group's time zone and languages."""
+    proposal, remainder = _optional_proposal(rest)
+    word, when = _split(remainder)
+    word = word.lower()
+    if word == "cancel":
+        _nothing_more("schedule", when)
+        return c.Schedule(proposal, None)
+    if word not in _SCHEDULE_PHASES or not when:
+        raise UsageError("schedule")
+    duration = None
+    split = _FOR.match(when)
+    if split is not None:
+        when, duration = split.group(1), split.group(2).strip()
+    return c.Schedule(proposal, _SCHEDULE_PHASES[word], when, duration)
+
+
+def _meeting(rest: str) -> ListMeetings | c.AnnounceMeeting | c.CancelMeeting:
+    """``/meeting`` (the list), ``/meeting cancel M<n>``, ``/meeting <when> <topic or link>``.
+    The engine splits the time from the topic: it knows the group's time zone and languages."""
+    if not rest:
+        return ListMeetings()
+    word, remainder = _split(rest)
+    if word.lower() == "cancel":
+        return c.CancelMeeting(_only_id("meeting", remainder, Kind.MEETING))
+    if not remainder:
+        raise UsageError("meeting")  # a time and a topic, or a topic alone: both are needed
+    return c.AnnounceMeeting(rest)
+
+
 def _renew(rest: str) -> c.Renew:
     return c.Renew(_only_id("renew", rest, Kind.CLAUSE))
 
@@ -339,8 +383,9 @@ def _settings(rest: str) -> ShowSettings | c.ChangeSetting:
     if not rest:
         return ShowSettings()
     key, value = _split(rest)
-    if not value and "=" in key:
-        key, _, value = key.partition("=")
+    if "=" in key:  # "key=value", "key=48h 2h" (a value of several words)
+        key, _, first = key.partition("=")
+        value = f"{first} {value}".strip()
     if not key or not value:
         raise UsageError("settings")
     return c.ChangeSetting(key.lower(), value)
@@ -371,6 +416,16 @@ def _lang(rest: str) -> c.SetLanguage:
     return c.SetLanguage(code)
 
 
+_ON_OFF = {"on": True, "off": False}
+
+
+def _remind(rest: str) -> c.SetReminders:
+    word, remainder = _split(rest)
+    if word.lower() not in _ON_OFF or remainder:
+        raise UsageError("remind")
+    return c.SetReminders(_ON_OFF[word.lower()])
+
+
 def _timezone(rest: str) -> c.ChangeSetting:
     zone, remainder = _split(rest)
     if not zone or remainder:
@@ -392,6 +447,8 @@ _HANDLERS: dict[str, Callable[[str], Request]] = {
     "resolve": _on_proposal("resolve", c.Resolve),
     "next": _on_proposal("next", c.Next),
     "close": _on_proposal("close", c.Close),
+    "schedule": _schedule,
+    "meeting": _meeting,
     "renew": _renew,
     "repeal": _repeal,
     "status": _status,
@@ -402,6 +459,7 @@ _HANDLERS: dict[str, Callable[[str], Request]] = {
     "export": _export,
     "timezone": _timezone,
     "lang": _lang,
+    "remind": _remind,
     "help": _help,
     "start": _start,
 }

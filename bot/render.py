@@ -9,7 +9,7 @@ User-supplied text is always passed through ``Markup.text`` so an HTML platform 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -156,7 +156,11 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
     _ = r.tr.gettext
     t = r.markup.text
     p = r.prefix
-    if ev.kind == "renewal":
+    if ev.kind == "renewal" and ev.automatic:
+        head = late_note(r, ev.late) + _(
+            "P{n}: C{c} comes up for renewal today. Does this clause stay in force?"
+        ).format(n=ev.proposal, c=ev.clause)
+    elif ev.kind == "renewal":
         head = _(
             "P{n}: renewal of C{c}, opened by {author}. Does this clause stay in force?"
         ).format(n=ev.proposal, c=ev.clause, author=t(ev.author))
@@ -173,6 +177,12 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
             n=ev.proposal, author=t(ev.author)
         )
     lines = [r.markup.bold(head), block(r, ev.text)]
+    if ev.concerns:
+        lines.append(_("Concerns recorded when it was last adopted:"))
+        lines += _statements(r, ev.concerns, STANCE_ICON["concern"])
+    if ev.kind == "renewal":
+        change = _("To change the text instead, propose a change: {p}propose --change C{c} <text>")
+        lines.append(change.format(p=p, c=ev.clause))
     if ev.closes_at is None:  # no amendment phase: the consent round's message follows
         return "\n".join(lines)
     if ev.phase == "amendment":
@@ -255,7 +265,14 @@ def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
     _ = r.tr.gettext
     t = r.markup.text
     lines = []
-    if not ev.skipped:
+    if ev.reopened:
+        lines.append(
+            late_note(r, ev.late)
+            + _("A new consent round on P{n} opens, as a mediator scheduled.").format(
+                n=ev.proposal
+            )
+        )
+    elif not ev.skipped:
         lines.append(
             late_note(r, ev.late)
             + _("The amendment phase of P{n} is closed.").format(n=ev.proposal)
@@ -293,7 +310,9 @@ def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
 
 
 def _consent_reminder(r: Reader, ev: e.ConsentReminder) -> str:
-    head = r.tr.gettext("Reminder: the consent round on P{n} closes {relative} ({when}).").format(
+    head = late_note(r, ev.late) + r.tr.gettext(
+        "Reminder: the consent round on P{n} closes {relative} ({when})."
+    ).format(
         n=ev.proposal,
         relative=r.tr.format_relative(ev.closes_at - r.now),
         when=r.tr.format_datetime(ev.closes_at, r.timezone),
@@ -305,6 +324,38 @@ def _consent_reminder(r: Reader, ev: e.ConsentReminder) -> str:
         eligible=r.tr.format_number(ev.eligible),
     )
     return "\n".join([r.markup.bold("⏰ " + head), missing, consent_hint(r, ev.proposal)])
+
+
+def private_reminder(r: Reader, ev: e.ConsentReminder) -> str:
+    """The reminder in the private chat of a member who asked for one (``/remind on``) and
+    has not stated a position: which group, which proposal, and how to answer there."""
+    _ = r.tr.gettext
+    p = r.prefix
+    values = {
+        "n": ev.proposal,
+        "relative": r.tr.format_relative(ev.closes_at - r.now),
+        "when": r.tr.format_datetime(ev.closes_at, r.timezone),
+        "group": r.markup.text(ev.title),
+    }
+    if ev.title and ev.title != ev.group:
+        head = _(
+            "Reminder: the consent round on P{n} in {group} closes {relative} ({when}), and "
+            "you have not stated a position yet."
+        ).format(**values)
+    else:  # a group whose name the platform has not told us
+        head = _(
+            "Reminder: the consent round on P{n} in one of your groups closes {relative} "
+            "({when}), and you have not stated a position yet."
+        ).format(**values)
+    hint = _(
+        "State your position in the group: ✅ {p}consent P{n} · ⚠️ {p}concern P{n} [reason] · "
+        "✋ {p}object P{n} <reason> · ➖ {p}abstain P{n}"
+    ).format(p=p, n=ev.proposal)
+    lines = [r.markup.bold("⏰ " + head)]
+    if ev.text:
+        lines.append(quoted(r, excerpt(ev.text, 200)))
+    lines += [hint, _("{p}remind off stops these reminders.").format(p=p)]
+    return "\n".join(lines)
 
 
 def _position_stated(r: Reader, ev: e.PositionStated) -> str:
@@ -419,17 +470,82 @@ def _decided(r: Reader, ev: e.Decided) -> str:
 def _resolved(r: Reader, ev: e.Resolved) -> str:
     _ = r.tr.gettext
     t = r.markup.text
-    lines = [
-        _(
+    if ev.by is None:
+        head = _(
+            "Round {k} of P{n} opens as scheduled, to resolve the objections. "
+            "Amendments until {when}."
+        ).format(k=ev.round, n=ev.proposal, when=r.when(ev.closes_at))
+    else:
+        head = _(
             "{by} opened round {k} of P{n} to resolve the objections. Amendments until {when}."
         ).format(by=t(ev.by), k=ev.round, n=ev.proposal, when=r.when(ev.closes_at))
-    ]
+    lines = [late_note(r, ev.late) + head]
     if ev.objectors:
         lines.append(
             _("{names}: you are invited to propose amendments with {p}amend P{n}.").format(
                 names=r.tr.format_list([t(x) for x in ev.objectors]), p=r.prefix, n=ev.proposal
             )
         )
+    return "\n".join(lines)
+
+
+def _renewal_reminder(r: Reader, ev: e.RenewalReminder) -> str:
+    _ = r.tr.gettext
+    head = late_note(r, ev.late) + _(
+        "Reminder: C{c} comes up for renewal {relative} ({when}):"
+    ).format(
+        c=ev.clause,
+        relative=r.tr.format_relative(ev.review_at - r.now),
+        when=r.tr.format_datetime(ev.review_at, r.timezone),
+    )
+    return "\n".join(
+        [
+            r.markup.bold("⏰ " + head),
+            block(r, excerpt(ev.text)),
+            _(
+                "A renewal round opens by itself then; {p}renew C{c} starts it now, "
+                "{p}propose --change C{c} <text> proposes a change."
+            ).format(p=r.prefix, c=ev.clause),
+        ]
+    )
+
+
+def _not_renewed(r: Reader, ev: e.NotRenewed) -> str:
+    _ = r.tr.gettext
+    if ev.lapsed:
+        return _("C{c} was not renewed and has lapsed: it is no longer in force.").format(
+            c=ev.clause
+        )
+    return _(
+        "C{c} was not renewed; as this charter says, it stays in force. Next review: {date}."
+    ).format(c=ev.clause, date=r.tr.format_date(ev.next_review) if ev.next_review else "—")
+
+
+def _round_scheduled(r: Reader, ev: e.RoundScheduled) -> str:
+    _ = r.tr.gettext
+    if ev.phase == "consent":
+        text = _("{by} scheduled the consent round of P{n}: it opens {opens} and closes {closes}.")
+    else:
+        text = _(
+            "{by} scheduled a new amendment round of P{n}: it opens {opens} and closes {closes}."
+        )
+    return "🗓 " + text.format(
+        by=r.markup.text(ev.by),
+        n=ev.proposal,
+        opens=r.when(ev.opens_at),
+        closes=r.when(ev.closes_at),
+    )
+
+
+def _schedule_cancelled(r: Reader, ev: e.ScheduleCancelled) -> str:
+    _ = r.tr.gettext
+    lines = [
+        _("{by} cancelled the scheduled {phase} of P{n}.").format(
+            by=r.markup.text(ev.by), phase=_(PHASE_NAME[ev.phase]), n=ev.proposal
+        )
+    ]
+    if ev.closes_at is not None:
+        lines.append(_("The amendment phase closes {when}.").format(when=r.when(ev.closes_at)))
     return "\n".join(lines)
 
 
@@ -479,6 +595,47 @@ def _language_set(r: Reader, ev: e.LanguageSet) -> str:
     return r.tr.gettext("I will write to you in English.")
 
 
+def _reminders_set(r: Reader, ev: e.RemindersSet) -> str:
+    _ = r.tr.gettext
+    if ev.on:
+        return _(
+            "I will remind you here before a consent round of your groups closes, if you have "
+            "not stated a position yet. {p}remind off stops it."
+        ).format(p=r.prefix)
+    return _("I will not send you private reminders any more.")
+
+
+def _meeting_announced(r: Reader, ev: e.MeetingAnnounced) -> str:
+    _ = r.tr.gettext
+    head = _("📅 Meeting M{n}, {when}, announced by {by}:").format(
+        n=ev.meeting, when=r.when(ev.at), by=r.markup.text(ev.by)
+    )
+    lines = [r.markup.bold(head), block(r, ev.topic)]
+    if ev.reminders:
+        times = r.tr.format_list([r.tr.format_datetime(at, r.timezone) for at in ev.reminders])
+        lines.append(_("Reminders: {times}.").format(times=times))
+    lines.append(
+        _("Mediators can call it off with {p}meeting cancel M{n}.").format(p=r.prefix, n=ev.meeting)
+    )
+    return "\n".join(lines)
+
+
+def _meeting_reminder(r: Reader, ev: e.MeetingReminder) -> str:
+    head = r.tr.gettext("⏰ Reminder: meeting M{n} begins {relative} ({when}):").format(
+        n=ev.meeting,
+        relative=r.tr.format_relative(ev.at - r.now),
+        when=r.tr.format_datetime(ev.at, r.timezone),
+    )
+    return "\n".join([late_note(r, ev.late) + r.markup.bold(head), block(r, ev.topic)])
+
+
+def _meeting_cancelled(r: Reader, ev: e.MeetingCancelled) -> str:
+    head = r.tr.gettext("Meeting M{n} of {when} was called off by {by}:").format(
+        n=ev.meeting, when=r.tr.format_datetime(ev.at, r.timezone), by=r.markup.text(ev.by)
+    )
+    return "\n".join([head, block(r, ev.topic)])
+
+
 _EVENTS: dict[type, Callable[[Reader, Any], str]] = {
     e.ProposalOpened: _proposal_opened,
     e.AmendmentProposed: _amendment_proposed,
@@ -490,11 +647,19 @@ _EVENTS: dict[type, Callable[[Reader, Any], str]] = {
     e.PositionRetracted: _position_retracted,
     e.Decided: _decided,
     e.Resolved: _resolved,
+    e.RoundScheduled: _round_scheduled,
+    e.RenewalReminder: _renewal_reminder,
+    e.NotRenewed: _not_renewed,
+    e.ScheduleCancelled: _schedule_cancelled,
     e.ObjectionWithdrawn: _objection_withdrawn,
     e.ProposalEnded: _proposal_ended,
     e.SettingChanged: _setting_changed,
     e.MediatorChanged: _mediator_changed,
     e.LanguageSet: _language_set,
+    e.RemindersSet: _reminders_set,
+    e.MeetingAnnounced: _meeting_announced,
+    e.MeetingReminder: _meeting_reminder,
+    e.MeetingCancelled: _meeting_cancelled,
 }
 
 # -- errors -----------------------------------------------------------------------------
@@ -600,12 +765,45 @@ def error(r: Reader, err: DomainError) -> str:
         return _("{person} is already a mediator.").format(person=t(p["person"]))
     if code == "not_a_mediator":
         return _("{person} is not an appointed mediator.").format(person=t(p["person"]))
+    if code == "bad_time":
+        if p["reason"] == "past":
+            head = _("{text} is not in the future.").format(text=quoted(r, excerpt(p["text"])))
+        else:
+            head = _("I cannot read {text} as a time.").format(text=quoted(r, excerpt(p["text"])))
+        example = _(
+            "Write for example: 2026-12-01 18:00 · tomorrow 18:00 · in 2h (time zone {zone})."
+        ).format(zone=p["timezone"])
+        return f"{head} {example}"
+    if code == "bad_duration":
+        return _("I cannot read {text} as a duration: write for example 48h, 2d or 90min.").format(
+            text=quoted(r, excerpt(p["text"]))
+        )
+    if code == "renewal_open":
+        return _("A renewal of C{c} is already open: P{n}.").format(
+            c=p["clause"], n=p["proposal"]
+        )
+    if code == "nothing_scheduled":
+        return _("No round of P{n} is scheduled.").format(n=p["number"])
+    if code == "no_such_meeting":
+        return _("There is no meeting M{n}. {p}meeting lists those to come.").format(
+            n=p["number"], p=r.prefix
+        )
+    if code == "meeting_over":
+        if p["status"] == "cancelled":
+            return _("Meeting M{n} was already called off.").format(n=p["number"])
+        return _("Meeting M{n} has already begun; it can no longer be called off.").format(
+            n=p["number"]
+        )
     if code == "stale":
         return _("Many changes arrived at once; please try again.")
     if code == "group_only":
         return _(
             "This works in a group. Here you can use {p}start, {p}help, {p}lang and {p}status."
         ).format(p=r.prefix)
+    if code == "private_only":
+        return _("{p}{command} works in a private chat with me: write to me there.").format(
+            p=r.prefix, command=p["command"]
+        )
     if code == "bad_button":
         return _("This button is not valid (any more). See {p}status.").format(p=r.prefix)
     return _("That did not work.")
@@ -641,6 +839,23 @@ USAGE: dict[str, tuple[str, str]] = {
     "resolve": (N_("{p}resolve P<n>"), N_("mediator: open a new amendment round after objections")),
     "next": (N_("{p}next P<n>"), N_("mediator: close the current phase now")),
     "close": (N_("{p}close P<n>"), N_("mediator: end a proposal without adoption")),
+    "schedule": (
+        N_(
+            "{p}schedule P<n> amendment|consent <when> [for <duration>]  ·  "
+            "{p}schedule P<n> cancel"
+        ),
+        N_(
+            "mediator: when the next round opens, "
+            "e.g. {p}schedule P4 consent tomorrow 18:00 for 48h"
+        ),
+    ),
+    "meeting": (
+        N_("{p}meeting <when> <topic or link>  ·  {p}meeting cancel M<n>  ·  {p}meeting"),
+        N_(
+            "mediator: announce a live meeting, reminded a day and an hour before, "
+            "e.g. {p}meeting tomorrow 18:00 Fishing rights; {p}meeting alone lists them"
+        ),
+    ),
     "renew": (N_("{p}renew C<n>"), N_("start the renewal of a clause now")),
     "repeal": (N_("{p}repeal C<n> <reason>"), N_("propose to remove a clause")),
     "status": (N_("{p}status [P<n>]"), N_("open proposals, or one proposal in detail")),
@@ -654,6 +869,10 @@ USAGE: dict[str, tuple[str, str]] = {
         N_("mediator: the group's time zone, e.g. {p}timezone Europe/Madrid"),
     ),
     "lang": (N_("{p}lang <code>"), N_("the language I write to you in, e.g. {p}lang es")),
+    "remind": (
+        N_("{p}remind on|off"),
+        N_("in a private chat with me: remind you there of rounds you have not answered"),
+    ),
     "help": (N_("{p}help [command]"), N_("this help")),
     "start": (N_("{p}start"), N_("welcome and your preferences")),
 }
@@ -698,11 +917,15 @@ def start_text(r: Reader) -> str:
 # -- read models -------------------------------------------------------------------------
 
 
-def open_list(r: Reader, lines: list[q.ProposalLine]) -> str:
+def open_list(
+    r: Reader, lines: list[q.ProposalLine], meetings: Sequence[q.MeetingLine] = ()
+) -> str:
+    """``/status``: the open proposals, then the meetings to come."""
     _ = r.tr.gettext
     if not lines:
-        return _("No proposal is open. Start one with {p}propose <text>.").format(p=r.prefix)
-    out = [r.markup.bold(_("Open proposals:"))]
+        out = [_("No proposal is open. Start one with {p}propose <text>.").format(p=r.prefix)]
+    else:
+        out = [r.markup.bold(_("Open proposals:"))]
     for line in lines:
         out.append(
             _("P{n} · {phase} · until {when} · {stated} stated · {text}").format(
@@ -713,7 +936,28 @@ def open_list(r: Reader, lines: list[q.ProposalLine]) -> str:
                 text=quoted(r, excerpt(line.text)),
             )
         )
+    if meetings:
+        out += [r.markup.bold(_("Upcoming meetings:")), *meeting_lines(r, meetings)]
     return "\n".join(out)
+
+
+def meeting_lines(r: Reader, meetings: Sequence[q.MeetingLine]) -> list[str]:
+    return [
+        r.tr.gettext("M{n} · {when} · {topic}").format(
+            n=m.number, when=r.when(m.at), topic=r.markup.text(" ".join(m.topic.split()))
+        )
+        for m in meetings
+    ]
+
+
+def meeting_list(r: Reader, meetings: Sequence[q.MeetingLine]) -> str:
+    """``/meeting``: the group's meetings to come."""
+    _ = r.tr.gettext
+    if not meetings:
+        return _(
+            "No meeting is planned. Mediators announce one with {p}meeting <when> <topic or link>."
+        ).format(p=r.prefix)
+    return "\n".join([r.markup.bold(_("Upcoming meetings:")), *meeting_lines(r, meetings)])
 
 
 def status(r: Reader, v: q.ProposalView) -> str:
@@ -736,6 +980,26 @@ def status(r: Reader, v: q.ProposalView) -> str:
     if v.reminders:
         times = ", ".join(r.when(moment) for moment in v.reminders)
         lines.append(_("Reminders before the close: {times}.").format(times=times))
+    if v.earlier_concerns:
+        lines.append(_("Concerns recorded when it was last adopted:"))
+        for pos in v.earlier_concerns:
+            name = t(pos.name) if pos.name else _("someone")
+            reason = f": {t(pos.reason)}" if pos.reason else ""
+            lines.append(f"  {STANCE_ICON['concern']} {name}{reason}")
+    if v.scheduled:
+        lines.append(
+            _("Scheduled: the {phase} opens {opens} and closes {closes}.").format(
+                phase=_(PHASE_NAME[v.scheduled.phase]),
+                opens=r.when(v.scheduled.opens_at),
+                closes=r.when(v.scheduled.closes_at),
+            )
+        )
+    if v.expires_at:
+        lines.append(
+            _("Unless a mediator resolves the objections, it expires {when}.").format(
+                when=r.when(v.expires_at)
+            )
+        )
     if v.amendments:
         lines.append(_("Amendments:"))
         for a in v.amendments:

@@ -49,7 +49,13 @@ from deliberation.services import Deliberation, Outcome
 log = get_logger(__name__)
 
 # Events that answer the person who acted; all others are announcements to the group.
-REPLIES = (e.PositionStated, e.PositionRetracted, e.AmendmentVoted, e.LanguageSet)
+REPLIES = (
+    e.PositionStated,
+    e.PositionRetracted,
+    e.AmendmentVoted,
+    e.LanguageSet,
+    e.RemindersSet,
+)
 # Commands whose omitted proposal id a reply to the bot's message about it fills in.
 _NAMES_PROPOSAL = (c.StatePosition, c.Amend, c.Withdraw, c.Resolve, c.Next, c.Close)
 TOAST_LIMIT = 200  # characters of a button's answer note (Telegram's limit)
@@ -595,7 +601,24 @@ class Router:
         now = self.clock.now()
         for ev in events:
             self._announce(session, ev, now)
+            if isinstance(ev, e.ConsentReminder):
+                self._remind_privately(session, ev, now)
             self._touch_cards(session, ev)
+
+    def _remind_privately(self, session: Session, ev: e.ConsentReminder, now: datetime) -> None:
+        """The reminder in the private chat of each member who asked for one (``/remind
+        on``) and has not responded, in their language and time zone."""
+        group = session.get(Group, ev.group)
+        platform = ev.group.partition(":")[0]
+        adapter = self.adapters.get(platform)
+        if group is None or adapter is None:
+            return
+        for person_id, chat in ev.remind:
+            person = session.get(Person, person_id)
+            code = (person.locale if person else None) or group.languages.split()[0]
+            zone = (person.timezone if person else None) or group.timezone
+            text = render.private_reminder(self.reader(code, zone, adapter), ev)
+            enqueue(session, platform, chat, text, now, ev.proposal)
 
     def _announce(self, session: Session, ev: e.Event, now: datetime) -> None:
         """An event to its group, once in each of the group's languages."""
@@ -684,9 +707,16 @@ class Router:
             raise DomainError("group_only")
         if isinstance(req, g.ShowStatus):
             if req.proposal is None:
-                return partial(render.open_list, lines=queries.open_proposals(s, msg.chat))
+                return partial(
+                    render.open_list,
+                    lines=queries.open_proposals(s, msg.chat),
+                    meetings=queries.upcoming_meetings(s, msg.chat, self.clock.now()),
+                )
             view = queries.proposal(s, msg.chat, req.proposal, msg.sender)
             return partial(render.status, v=view)
+        if isinstance(req, g.ListMeetings):
+            meetings = queries.upcoming_meetings(s, msg.chat, self.clock.now())
+            return partial(render.meeting_list, meetings=meetings)
         if isinstance(req, g.ShowCharter):
             views = queries.charters(s, f"group:{msg.chat}")
             return partial(render.charter, views=views, head=queries.chain_head(s))

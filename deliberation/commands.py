@@ -114,6 +114,17 @@ class Close:
 
 
 @dataclass(frozen=True, slots=True)
+class Schedule:
+    """``/schedule P4 consent tomorrow 18:00 for 48h``; ``phase`` None cancels. The time and
+    duration are read by the engine, in the group's time zone and languages."""
+
+    proposal: int | None
+    phase: str | None  # "amendment" | "consent"
+    when: str = ""
+    duration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Renew:
     clause: int
 
@@ -147,6 +158,27 @@ class SetLanguage:
     code: str
 
 
+@dataclass(frozen=True, slots=True)
+class AnnounceMeeting:
+    """``/meeting <when> <topic or link>``: the engine splits the time from the topic (it
+    needs the group's time zone and languages)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelMeeting:
+    meeting: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetReminders:
+    """``/remind on|off``, in a private chat only: reminders of rounds one has not
+    responded to, sent to that chat."""
+
+    on: bool
+
+
 Command = (
     Propose
     | Amend
@@ -158,13 +190,27 @@ Command = (
     | Resolve
     | Next
     | Close
+    | Schedule
     | Renew
     | Repeal
     | ChangeSetting
     | AddMediator
     | RemoveMediator
     | SetLanguage
+    | AnnounceMeeting
+    | CancelMeeting
+    | SetReminders
     | Register
 )
 
-MEDIATOR_ONLY = (Resolve, Next, Close, ChangeSetting, AddMediator, RemoveMediator)
+MEDIATOR_ONLY = (
+    Resolve,
+    Next,
+    Close,
+    Schedule,
+    ChangeSetting,
+    AddMediator,
+    RemoveMediator,
+    AnnounceMeeting,
+    CancelMeeting,
+)

@@ -55,6 +55,13 @@ CODES = frozenset(
         "not_a_mediator",  # person
         "stale",  # the proposal changed under a concurrent request; try again
         "group_only",  # a command that changes a group's deliberation, sent in a private chat
+        "private_only",  # command: one that works only in a private chat (/remind), in a group
         "bad_button",  # button data that is none of the forms the bot writes
+        "no_such_meeting",  # number
+        "meeting_over",  # number, status ("cancelled" | "held"): it cannot be cancelled
+        "bad_time",  # reason ("unreadable" | "past"), text, timezone: a time people wrote
+        "bad_duration",  # text: a duration people wrote ("48h")
+        "nothing_scheduled",  # number: /schedule P<n> cancel with no round scheduled
+        "renewal_open",  # clause, proposal: /renew while a renewal of the clause is open
     }
 )

@@ -28,6 +28,11 @@ class ProposalOpened(Event):
     closes_at: datetime | None
     clause: int | None = None
     reason: str | None = None
+    # A renewal that opened by itself on the clause's review date, with the concerns
+    # recorded when the clause was last adopted.
+    automatic: bool = False
+    concerns: tuple[Statement, ...] = ()
+    late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +94,12 @@ class ConsentOpened(Event):
     clause: int | None = None
     late: bool = False
     skipped: bool = False  # the group has no amendment phase (amendment_hours = 0)
+    reopened: bool = False  # a new consent round after objections, as a mediator scheduled
 
 
 @dataclass(frozen=True, slots=True)
 class ConsentReminder(Event):
-    """A consent round closes soon (``settings.REMINDERS_BEFORE_CLOSE``) and some eligible
+    """A consent round closes soon (the group's ``reminders_before_close``) and some eligible
     members have not stated a position yet. Counted as the close counts them."""
 
     proposal: int
@@ -101,6 +107,12 @@ class ConsentReminder(Event):
     responded: int  # members who hold a position in the round now
     eligible: int  # the close's count: max(the group's members, those who responded)
     not_responded: int  # eligible - responded, > 0
+    title: str = ""  # the group's name, for the private reminders
+    text: str = ""  # the proposal's text, for the private reminders
+    # (person, private chat) of members who asked for private reminders (``/remind on``)
+    # and have not responded: each is reminded there too.
+    remind: tuple[tuple[str, str], ...] = ()
+    late: bool = False  # sent after the bot was down past its moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +168,52 @@ class Resolved(Event):
     round: int
     objectors: tuple[str, ...]
     closes_at: datetime | None
+    by: str | None  # None: opened at the time a mediator scheduled
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoundScheduled(Event):
+    """A mediator scheduled when the next round of a proposal opens (or moved it)."""
+
+    proposal: int
+    phase: str  # "amendment" | "consent"
+    opens_at: datetime
+    closes_at: datetime
     by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCancelled(Event):
+    """The scheduled round will not open; ``closes_at``: when the current phase now closes
+    (an amendment phase goes back to its own length), None for an objected proposal."""
+
+    proposal: int
+    phase: str
+    by: str
+    closes_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalReminder(Event):
+    """A clause comes up for renewal at ``review_at``; a renewal round opens then."""
+
+    clause: int
+    review_at: datetime
+    text: str
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NotRenewed(Event):
+    """A renewal ended without adoption on or after the review date: the clause lapsed
+    (``on_expiry = "lapse"``) or stays in force until ``next_review`` (``"keep"``)."""
+
+    clause: int
+    proposal: int
+    lapsed: bool
+    next_review: date | None
+    chain_head: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +252,40 @@ class MediatorChanged(Event):
 class LanguageSet(Event):
     person: str
     code: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingAnnounced(Event):
+    """A mediator announced a live meeting (``/meeting``); reminders follow."""
+
+    meeting: int
+    at: datetime
+    topic: str
+    by: str
+    reminders: tuple[datetime, ...] = ()  # when the group will be reminded
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingReminder(Event):
+    """A meeting begins soon (``timers.MEETING_REMINDERS`` before it)."""
+
+    meeting: int
+    at: datetime
+    topic: str
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingCancelled(Event):
+    meeting: int
+    by: str
+    at: datetime  # when it would have been, and what about: so readers know which
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemindersSet(Event):
+    """``/remind on|off`` in a private chat (``group`` is that chat)."""
+
+    person: str
+    on: bool

@@ -2,8 +2,8 @@
 
 Groups and people are named by a platform-qualified string (``telegram:-100123``,
 ``matrix:!room:server``, ``console:alice``) so that one store can hold groups of every
-platform side by side; the adapters build them. Proposals, amendments and clauses carry
-numbers that are unique in the whole store; users may type ``P12`` or just ``12``.
+platform side by side; the adapters build them. Proposals, amendments, clauses and meetings
+carry numbers that are unique in the whole store; users may type ``P12`` or just ``12``.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from deliberation.errors import DomainError
 
 
 class Kind(StrEnum):
-    """The three numbered things a user can name, with the letter they are shown with."""
+    """The numbered things a user can name, with the letter they are shown with."""
 
     PROPOSAL = "P"
     AMENDMENT = "A"
     CLAUSE = "C"
+    MEETING = "M"
 
 
-_NUMBER = re.compile(r"^([PACpac])?(\d{1,9})$")
+_NUMBER = re.compile(r"^([PACMpacm])?(\d{1,9})$")
 
 
 def parse_number(token: str, kind: Kind) -> int:

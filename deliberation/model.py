@@ -354,7 +354,10 @@ class Meeting(Base):
     """A live negotiation session announced with ``/meeting``; ``id`` is its number M<n>."""
 
     __tablename__ = "meetings"
-    __table_args__ = (Index("ix_meetings_group_at", "group_id", "at"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        Index("ix_meetings_group_at", "group_id", "at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"))

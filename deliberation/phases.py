@@ -28,6 +28,7 @@ class Action(StrEnum):
     OBJECT = "object"
     REJECT = "reject"  # quorum missed or rule not met
     RESOLVE = "resolve"  # mediator opens a new amendment round after objections
+    REOPEN = "reopen"  # a new consent round after objections, at a time a mediator scheduled
     OBJECTIONS_WITHDRAWN = "objections_withdrawn"
     WITHDRAW = "withdraw"
     CLOSE = "close"
@@ -45,6 +46,7 @@ TRANSITIONS: dict[tuple[Phase, Action], Phase] = {
     (Phase.CONSENT, Action.OBJECT): Phase.OBJECTED,
     (Phase.CONSENT, Action.REJECT): Phase.NOT_ADOPTED,
     (Phase.OBJECTED, Action.RESOLVE): Phase.AMENDMENT,
+    (Phase.OBJECTED, Action.REOPEN): Phase.CONSENT,
     (Phase.OBJECTED, Action.OBJECTIONS_WITHDRAWN): Phase.ADOPTED,
     (Phase.OBJECTED, Action.EXPIRE): Phase.EXPIRED,
     **{(p, Action.WITHDRAW): Phase.WITHDRAWN for p in OPEN_PHASES},

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +24,7 @@ from deliberation.model import (
     Clause,
     ClauseVersion,
     Group,
+    Meeting,
     Member,
     Person,
     Position,
@@ -79,6 +80,16 @@ class ProposalView:
     named: bool
     outcome: dict[str, Any] | None
     reminders: tuple[datetime, ...] = ()  # the group's reminders still to come this round
+    scheduled: ScheduledRound | None = None  # the next round, as a mediator scheduled it
+    earlier_concerns: tuple[PositionView, ...] = ()  # a renewal: at the clause's last adoption
+    expires_at: datetime | None = None  # an objected proposal not resolved by then expires
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRound:
+    phase: str
+    opens_at: datetime
+    closes_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +156,23 @@ def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
             )
         lines.append(ProposalLine(p.id, p.kind, p.phase, p.phase_closes_at, p.text, stated or 0))
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingLine:
+    number: int
+    at: datetime
+    topic: str
+
+
+def upcoming_meetings(s: Session, group_id: str, now: datetime) -> list[MeetingLine]:
+    """The group's meetings not cancelled and not begun, soonest first."""
+    rows = s.scalars(
+        select(Meeting)
+        .where(Meeting.group_id == group_id, Meeting.cancelled_at.is_(None), Meeting.at > now)
+        .order_by(Meeting.at, Meeting.id)
+    ).all()
+    return [MeetingLine(m.id, m.at, m.topic) for m in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +326,51 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
                 .order_by(Timer.due_at)
             )
         ),
+        scheduled=(
+            ScheduledRound(
+                p.scheduled_phase,
+                p.scheduled_at,
+                p.scheduled_at + timedelta(hours=p.scheduled_hours or 0),
+            )
+            if p.scheduled_phase and p.scheduled_at
+            else None
+        ),
+        earlier_concerns=(
+            tuple(
+                PositionView(item.get("name"), "concern", item.get("reason"))
+                for item in last_adoption_concerns(s, p.clause_id)
+            )
+            if p.kind == "renewal" and p.clause_id is not None
+            else ()
+        ),
+        expires_at=(
+            s.scalar(
+                select(func.min(Timer.due_at)).where(
+                    Timer.proposal_id == p.id,
+                    Timer.round_no == p.round_no,
+                    Timer.kind == "expire",
+                    Timer.done_at.is_(None),
+                )
+            )
+            if p.phase == "objected" and not p.scheduled_phase
+            else None
+        ),
     )
+
+
+def last_adoption_concerns(s: Session, clause_id: int) -> list[dict[str, Any]]:
+    """The concerns recorded when the clause was last adopted or renewed, from its chain
+    entry (names are there only where votes were named)."""
+    payload = s.scalar(
+        select(ChainEntry.payload)
+        .where(
+            ChainEntry.clause_id == clause_id,
+            ChainEntry.action.in_(("adopt", "change", "renew")),
+        )
+        .order_by(ChainEntry.seq.desc())
+        .limit(1)
+    )
+    return list(json.loads(payload).get("concerns") or []) if payload else []
 
 
 def settings(s: Session, group_id: str) -> dict[str, str]:

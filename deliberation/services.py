@@ -20,9 +20,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import InvalidOperation
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from deliberation import actors, positions, queries
@@ -47,6 +49,8 @@ from deliberation.model import (
     ClauseVersion,
     Group,
     Mediator,
+    Meeting,
+    Member,
     Person,
     Position,
     PositionChange,
@@ -63,16 +67,33 @@ from deliberation.phases import (
     advance,
     allowed_from,
 )
-from deliberation.settings import REMINDERS_BEFORE_CLOSE, SETTINGS, Defaults
+from deliberation.settings import SETTINGS, Defaults, lead_times
 from deliberation.store.db import Database
 from deliberation.tally import Tally, Verdict, decide
-from deliberation.timers import REMIND_CONSENT, Clock, closes_at, is_late, review_date
+from deliberation.timers import (
+    MEETING_REMINDERS,
+    OPEN_SCHEDULED,
+    REMIND_CONSENT,
+    REMIND_MEETING,
+    REMIND_RENEWAL,
+    REVIEW,
+    Clock,
+    closes_at,
+    is_late,
+    review_date,
+    review_moment,
+)
+from deliberation.when import BadTime, parse_duration, parse_when, split_when
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 3000  # characters of a proposal or amendment text (fits one chat message)
 MAX_REASON = 1000
 STALE_RETRIES = 3
+# Due timers claimed per transaction by ``run_due_timers`` (docs/benchmarks.md, "Timers").
+TIMER_BATCH = 100
+# The author of the renewal proposals that open by themselves on a clause's review date.
+SYSTEM_PERSON = "system:charterbot"
 # The timer kind of a reminder before a consent round closes (one per lead time).
 
 BeforeCommit = Callable[[Session, list[e.Event]], None]
@@ -84,6 +105,8 @@ _COMMAND_WORDS: dict[type, str] = {
     c.ChangeSetting: "settings",
     c.AddMediator: "mediator",
     c.RemoveMediator: "mediator",
+    c.AnnounceMeeting: "meeting",
+    c.CancelMeeting: "meeting",
 }
 
 # The phase an omitted proposal id is looked for in, per command.
@@ -94,6 +117,7 @@ _IMPLIED_PHASES: dict[type, tuple[Phase, ...]] = {
     c.Resolve: (Phase.OBJECTED,),
     c.Next: (Phase.AMENDMENT, Phase.CONSENT),
     c.Close: OPEN_PHASES,
+    c.Schedule: (Phase.AMENDMENT, Phase.OBJECTED),
 }
 
 
@@ -157,60 +181,126 @@ class Deliberation:
     def run_due_timers(
         self, before_commit: BeforeCommit | None = None, limit: int = 1000
     ) -> list[e.Event]:
-        """Carry out every deadline due now, oldest first, one transaction each.
+        """Carry out the deadlines due now (at most ``limit``), oldest first.
 
-        The claim and the work share one transaction: a crash rolls both back and the
-        timer stays due; a second process skips a claimed row (``SKIP LOCKED`` on
-        PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
+        Up to ``TIMER_BATCH`` due timers are claimed per transaction, in ``(due_at, id)``
+        order, and carried out in that order, each with its ``before_commit`` call. The
+        claim, the work and what the caller records about it commit together: a crash
+        rolls them back and the timers stay due. A second process skips the claimed rows
+        (``SKIP LOCKED`` on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
+
+        A timer whose work raises is set aside (``claimed_by = "failed"``); one that meets
+        a concurrent change to its proposal (``StaleDataError``) is tried again on the
+        fresh row, up to ``STALE_RETRIES`` times. Either rolls its batch back, and the batch
+        is claimed again: the timers before it are carried out again, and it is set aside
+        without being tried again, or retried. (Savepoints would spare that second pass but
+        cost every timer two more statements, about a fifth of a sweep on PostgreSQL;
+        docs/benchmarks.md, "Timers".) Should a batch fail to commit, its timers are
+        carried out one per transaction.
         """
         done: list[e.Event] = []
-        stale: dict[int, int] = {}
-        for _ in range(limit):
+        stale: dict[int, int] = {}  # timer id -> concurrent changes met
+        failed: set[int] = set()  # timers whose work raised: set aside when claimed again
+        one_by_one = 0  # timers still to claim one per transaction, after a failed commit
+        while limit > 0:
+            size = 1 if one_by_one else min(limit, TIMER_BATCH)
             with self.db.unit_of_work() as uow:
-                now = self.clock.now()
+                s, now = uow.session, self.clock.now()
                 query = (
                     select(Timer)
                     .where(Timer.done_at.is_(None), Timer.due_at <= now)
                     .order_by(Timer.due_at, Timer.id)
-                    .limit(1)
+                    .limit(size)
                 )
                 if self.db.dialect == "postgresql":
                     query = query.with_for_update(skip_locked=True)
-                timer = uow.session.scalars(query).first()
-                if timer is None:
-                    return done
-                timer_id, kind = timer.id, timer.kind  # read now: a failed write expires them
-                timer.claimed_at, timer.done_at = now, now
-                work = _Work(uow.session, now, self.defaults, self.db.dialect)
-                try:
-                    events = work.fire(timer)
-                    if before_commit:
-                        before_commit(uow.session, events)
-                    uow.commit()
-                except StaleDataError:
-                    # A command changed the proposal meanwhile (another process, PostgreSQL):
-                    # the deadline stays due and is carried out again on the fresh row.
-                    uow.rollback()
-                    stale[timer_id] = stale.get(timer_id, 0) + 1
-                    if stale[timer_id] <= STALE_RETRIES:
+                timers = s.scalars(query).all()
+                if not timers:
+                    break
+                claimed = [(t.id, t.kind) for t in timers]  # read now: a failed write expires them
+                # The batch's proposals and groups in two reads, not one or two per timer:
+                # ``fire`` and the hook then find them in the session, which holds an object
+                # only while something refers to it (hence ``subjects``).
+                subjects = self._subjects(s, timers)
+                events: list[e.Event] = []
+                for timer, (timer_id, kind) in zip(timers, claimed, strict=True):
+                    if timer_id in failed:
                         continue
-                    log.exception(
-                        "timer kept meeting changes; set aside",
-                        extra={"timer": timer_id, "kind": kind},
-                    )
-                    self._set_aside(timer_id, now)
-                    continue
-                except Exception:
-                    # One deadline that cannot be carried out must not block every later one:
-                    # set it aside, visibly, and go on.
-                    uow.rollback()
-                    log.exception(
-                        "timer failed; set aside", extra={"timer": timer_id, "kind": kind}
-                    )
-                    self._set_aside(timer_id, now)
-                    continue
-                done.extend(events)
+                    if timer.done_at is not None:
+                        continue  # done meanwhile by one before it (a reminder cancelled)
+                    try:
+                        # Done before its work runs, as the work may look at pending timers.
+                        # (A plain UPDATE: marked as an ORM change it would cost a flush.)
+                        s.connection().execute(
+                            update(Timer.__table__)
+                            .where(Timer.__table__.c.id == timer_id)
+                            .values(claimed_at=now, done_at=now)
+                        )
+                        set_committed_value(timer, "claimed_at", now)
+                        set_committed_value(timer, "done_at", now)
+                        fired = _Work(s, now, self.defaults, self.db.dialect).fire(timer)
+                        if before_commit:
+                            before_commit(s, fired)
+                        s.flush()  # a write that fails is this timer's
+                    except StaleDataError:
+                        # A command changed the proposal meanwhile (another process,
+                        # PostgreSQL): carried out again on the fresh row.
+                        stale[timer_id] = stale.get(timer_id, 0) + 1
+                        if stale[timer_id] > STALE_RETRIES:
+                            log.exception(
+                                "timer kept meeting changes; set aside",
+                                extra={"timer": timer_id, "kind": kind},
+                            )
+                            failed.add(timer_id)
+                        break
+                    except Exception:
+                        # One deadline that cannot be carried out must not block every
+                        # later one: set it aside, visibly, and go on.
+                        log.exception(
+                            "timer failed; set aside", extra={"timer": timer_id, "kind": kind}
+                        )
+                        failed.add(timer_id)
+                        break
+                    events.extend(fired)
+                else:
+                    aside = [timer_id for timer_id, _kind in claimed if timer_id in failed]
+                    if aside:
+                        s.execute(
+                            update(Timer)
+                            .where(Timer.id.in_(aside))
+                            .values(claimed_by="failed", claimed_at=now, done_at=now),
+                            execution_options={"synchronize_session": False},
+                        )
+                    try:
+                        uow.commit()
+                    except Exception:
+                        uow.rollback()
+                        if len(claimed) > 1:
+                            log.exception("timer batch failed to commit; one by one now")
+                            one_by_one = len(claimed)
+                            continue
+                        timer_id, kind = claimed[0]
+                        log.exception(
+                            "timer failed; set aside", extra={"timer": timer_id, "kind": kind}
+                        )
+                        self._set_aside(timer_id, now)
+                        events = []
+                    done.extend(events)
+                    limit -= len(claimed)
+                    one_by_one = max(0, one_by_one - len(claimed))
+                    failed.difference_update(timer_id for timer_id, _kind in claimed)
+                del subjects  # the batch is over (committed, or rolled back to be claimed again)
         return done
+
+    @staticmethod
+    def _subjects(s: Session, timers: Sequence[Timer]) -> list[Proposal | Group]:
+        """The proposals of a batch of timers and their groups, loaded into the session."""
+        numbers = {t.proposal_id for t in timers if t.proposal_id is not None}
+        if not numbers:
+            return []
+        proposals = s.scalars(select(Proposal).where(Proposal.id.in_(numbers))).all()
+        groups = s.scalars(select(Group).where(Group.id.in_({p.group_id for p in proposals})))
+        return [*proposals, *groups.all()]
 
     def _set_aside(self, timer_id: int, now: datetime) -> None:
         with self.db.unit_of_work() as uow:
@@ -273,6 +363,8 @@ class _Work:
     def handle(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
         if actor.private:
             return self.in_private(actor, command)
+        if isinstance(command, c.SetReminders):
+            raise DomainError("private_only", command="remind")  # reminders go to a private chat
         if isinstance(command, c.StatePosition) and actor.member:
             return self.state_position(actor, command)  # the hot path refreshes the actor itself
         self.enter(actor)
@@ -291,8 +383,9 @@ class _Work:
         return handler(group, actor, command) + self.followups
 
     def in_private(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
-        """A private chat is no group: a person may only set their own language there."""
-        if not isinstance(command, c.SetLanguage | c.Register):
+        """A private chat is no group: a person may only set their own language there, and
+        ask for private reminders (in this chat)."""
+        if not isinstance(command, c.SetLanguage | c.Register | c.SetReminders):
             raise DomainError("group_only")
         person = self.s.get(Person, actor.person)
         if person is None:
@@ -302,6 +395,8 @@ class _Work:
         self.s.flush()
         if isinstance(command, c.Register):
             return []
+        if isinstance(command, c.SetReminders):
+            return self.set_reminders(actor, command)
         return self.set_language(actor, command)
 
     def enter(self, actor: c.Actor) -> None:
@@ -426,6 +521,16 @@ class _Work:
             # Every way out of a consent round passes here (its close, /next, /withdraw,
             # /close, a repeal superseding it): its pending reminders go with it.
             self._cancel_reminders(proposal)
+        # A scheduled round belongs to the phase it was scheduled in: it opens (and is
+        # consumed) or the proposal moved on some other way (/resolve, /close) and it lapses.
+        proposal.scheduled_phase = proposal.scheduled_at = proposal.scheduled_hours = None
+        if (
+            proposal.kind == c.ProposalKind.RENEWAL
+            and proposal.phase not in OPEN_PHASES
+            and proposal.phase != Phase.ADOPTED
+        ):
+            # Every way a renewal ends unadopted passes here: rejected, expired, closed.
+            self._not_renewed(proposal)
 
     # -- proposals ---------------------------------------------------------------------
 
@@ -462,6 +567,9 @@ class _Work:
 
     def do_Renew(self, group: Group, actor: c.Actor, cmd: c.Renew) -> list[e.Event]:
         clause = self.active_clause(group, cmd.clause)
+        running = self._open_renewal(clause)
+        if running is not None:
+            raise DomainError("renewal_open", clause=clause.id, proposal=running)
         proposal = self._open(
             group, actor, c.ProposalKind.RENEWAL, clause.text, clause, consent_now=True
         )
@@ -480,6 +588,15 @@ class _Work:
             reason=reason,
         )
         return [self._opened_event(group, proposal)]
+
+    def _open_renewal(self, clause: Clause) -> int | None:
+        return self.s.scalar(
+            select(Proposal.id).where(
+                Proposal.clause_id == clause.id,
+                Proposal.kind == c.ProposalKind.RENEWAL.value,
+                Proposal.phase.in_(OPEN_PHASES),
+            )
+        )
 
     def active_clause(self, group: Group, number: int) -> Clause:
         clause = self.clause(group, number)
@@ -554,8 +671,13 @@ class _Work:
 
     def _set_reminders(self, proposal: Proposal, close: datetime) -> None:
         """The reminders before a consent round closes: those still ahead of us (a 12-hour
-        round gets the 1-hour reminder only)."""
-        for due in sorted({close - lead for lead in REMINDERS_BEFORE_CLOSE}):
+        round gets the 1-hour reminder only), at the group's ``reminders_before_close``."""
+        group = self.s.get(Group, proposal.group_id)
+        try:
+            leads = lead_times(group.reminders_before_close if group else "")
+        except ValueError:  # not stored by /settings: the defaults'
+            leads = lead_times(self.defaults.reminders_before_close)
+        for due in sorted({close - lead for lead in leads}):
             if due > self.now:
                 self.s.add(
                     Timer(
@@ -565,6 +687,46 @@ class _Work:
                         due_at=due,
                     )
                 )
+
+    def _reset_reminders(self, group: Group) -> None:
+        """``reminders_before_close`` changed: the consent rounds open now follow the new
+        lead times from here on (reminders already given stay given; a lead whose moment
+        has passed is not set)."""
+        leads = lead_times(group.reminders_before_close)
+        rounds = self.s.scalars(
+            select(Proposal).where(
+                Proposal.group_id == group.id,
+                Proposal.phase == Phase.CONSENT.value,
+                Proposal.phase_closes_at.is_not(None),
+            )
+        ).all()
+        for proposal in rounds:
+            close = proposal.phase_closes_at
+            assert close is not None
+            wanted = {close - lead for lead in leads if close - lead > self.now}
+            timers = self.s.scalars(
+                select(Timer).where(
+                    Timer.kind == REMIND_CONSENT,
+                    Timer.proposal_id == proposal.id,
+                    Timer.round_no == proposal.round_no,
+                )
+            ).all()
+            for timer in timers:
+                if timer.done_at is None and timer.due_at not in wanted:
+                    timer.claimed_by = "cancelled"
+                    timer.claimed_at = timer.done_at = self.now
+                elif timer.due_at in wanted and timer.claimed_by == "cancelled":
+                    timer.claimed_by = timer.claimed_at = timer.done_at = None  # wanted again
+            for due in sorted(wanted - {timer.due_at for timer in timers}):
+                self.s.add(
+                    Timer(
+                        kind=REMIND_CONSENT,
+                        proposal_id=proposal.id,
+                        round_no=proposal.round_no,
+                        due_at=due,
+                    )
+                )
+        self.s.flush()
 
     def _cancel_reminders(self, proposal: Proposal) -> None:
         """The consent round ended before its time: its reminders are done, unsent."""
@@ -774,9 +936,10 @@ class _Work:
         not_passed = tuple(n for n in by_number if n not in order)
         for number in not_passed:
             by_number[number].status = "not_passed"
+        hours = proposal.scheduled_hours if proposal.scheduled_phase == Phase.CONSENT else None
         self.move(proposal, Action.CLOSE_AMENDMENT)
         proposal.phase_opened_at = self.now
-        proposal.phase_closes_at = closes_at(self.now, group.consent_hours)
+        proposal.phase_closes_at = closes_at(self.now, hours or group.consent_hours)
         self._open_round(proposal, Phase.CONSENT)
         return e.ConsentOpened(
             group=group.id,
@@ -980,6 +1143,7 @@ class _Work:
         else:
             clause.adopted_at = self.now
             clause.next_review = next_review
+        self._set_review(group, clause)
         entry = self._append_chain(
             clause,
             chain_action,
@@ -1125,6 +1289,13 @@ class _Work:
     def do_Resolve(self, group: Group, actor: c.Actor, cmd: c.Resolve) -> list[e.Event]:
         proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, Phase.OBJECTED)
+        hours = group.amendment_hours or group.consent_hours
+        return [self._resolve(group, proposal, hours, by=actor.name, late=False)]
+
+    def _resolve(
+        self, group: Group, proposal: Proposal, hours: float, by: str | None, late: bool
+    ) -> e.Resolved:
+        """A new amendment round after objections, the objectors invited to amend."""
         last = self.current_round(proposal, Phase.CONSENT)
         objectors = self.s.scalars(
             select(Person.name)
@@ -1135,18 +1306,137 @@ class _Work:
         self.move(proposal, Action.RESOLVE)
         proposal.round_no += 1
         proposal.phase_opened_at = self.now
-        proposal.phase_closes_at = closes_at(self.now, group.amendment_hours or group.consent_hours)
+        proposal.phase_closes_at = closes_at(self.now, hours)
         self._open_round(proposal, Phase.AMENDMENT)
+        return e.Resolved(
+            group=group.id,
+            proposal=proposal.id,
+            round=proposal.round_no,
+            objectors=tuple(objectors),
+            closes_at=proposal.phase_closes_at,
+            by=by,
+            late=late,
+        )
+
+    def _reopen_consent(
+        self, group: Group, proposal: Proposal, hours: float, late: bool
+    ) -> e.ConsentOpened:
+        """A new consent round on the same text after objections, as a mediator scheduled."""
+        self.move(proposal, Action.REOPEN)
+        proposal.round_no += 1
+        proposal.phase_opened_at = self.now
+        proposal.phase_closes_at = closes_at(self.now, hours)
+        self._open_round(proposal, Phase.CONSENT)
+        return e.ConsentOpened(
+            group=group.id,
+            proposal=proposal.id,
+            round=proposal.round_no,
+            kind=proposal.kind,
+            text=proposal.text,
+            version=proposal.text_version,
+            closes_at=proposal.phase_closes_at,
+            clause=proposal.clause_id,
+            late=late,
+            reopened=True,
+        )
+
+    # -- schedules ---------------------------------------------------------------------
+
+    def do_Schedule(self, group: Group, actor: c.Actor, cmd: c.Schedule) -> list[e.Event]:
+        """When the next round of a proposal opens: consent after its amendment phase (the
+        amendment phase then closes at that time), or either kind of round after
+        objections. Scheduling again moves it; ``phase`` None cancels it."""
+        proposal = self.proposal(group.id, cmd.proposal, cmd)
+        if cmd.phase is None:
+            return [self._unschedule(group, proposal, actor)]
+        phase = Phase(cmd.phase)
+        if phase is Phase.CONSENT:
+            self.expect(proposal, Phase.AMENDMENT, Phase.OBJECTED)
+        else:
+            self.expect(proposal, Phase.OBJECTED)
+        try:
+            opens = parse_when(
+                cmd.when, now=self.now, timezone=group.timezone, languages=group.languages.split()
+            )
+        except BadTime as bad:
+            raise DomainError(
+                "bad_time", reason=bad.reason, text=bad.text[:100], timezone=group.timezone
+            ) from None
+        default = group.consent_hours if phase is Phase.CONSENT else group.amendment_hours
+        hours = self._hours(cmd.duration) if cmd.duration else default or group.consent_hours
+        proposal.scheduled_phase, proposal.scheduled_at = phase.value, opens
+        proposal.scheduled_hours = hours
+        if proposal.phase == Phase.AMENDMENT:
+            # The amendment phase lasts until the consent round opens.
+            self._move_close(proposal, Phase.AMENDMENT, opens)
+        else:
+            self._timer(OPEN_SCHEDULED, proposal, opens)
+        self.s.flush()
         return [
-            e.Resolved(
+            e.RoundScheduled(
                 group=group.id,
                 proposal=proposal.id,
-                round=proposal.round_no,
-                objectors=tuple(objectors),
-                closes_at=proposal.phase_closes_at,
+                phase=phase.value,
+                opens_at=opens,
+                closes_at=closes_at(opens, hours),
                 by=actor.name,
             )
         ]
+
+    @staticmethod
+    def _hours(text: str) -> float:
+        try:
+            length = parse_duration(text)
+        except BadTime:
+            raise DomainError("bad_duration", text=text[:100]) from None
+        if length > timedelta(days=365):
+            raise DomainError("bad_duration", text=text[:100])
+        return length.total_seconds() / 3600
+
+    def _unschedule(self, group: Group, proposal: Proposal, actor: c.Actor) -> e.ScheduleCancelled:
+        """The scheduled round will not open: an amendment phase closes after its own length
+        again (at once if that has passed); an objected proposal expires as it would have."""
+        if proposal.scheduled_phase is None:
+            raise DomainError("nothing_scheduled", number=proposal.id)
+        phase = proposal.scheduled_phase
+        proposal.scheduled_phase = proposal.scheduled_at = proposal.scheduled_hours = None
+        close = None
+        if proposal.phase == Phase.AMENDMENT:
+            opened = self.current_round(proposal, Phase.AMENDMENT).opened_at
+            close = max(closes_at(opened, group.amendment_hours), self.now)
+            self._move_close(proposal, Phase.AMENDMENT, close)
+        else:
+            expiry = proposal.phase_opened_at + timedelta(days=group.expire_days)
+            self._timer("expire", proposal, max(expiry, self.now))
+        self.s.flush()
+        return e.ScheduleCancelled(
+            group=group.id, proposal=proposal.id, phase=phase, by=actor.name, closes_at=close
+        )
+
+    def _move_close(self, proposal: Proposal, phase: Phase, close: datetime) -> None:
+        """The open round of ``phase`` now closes at ``close`` (the old timer goes stale:
+        ``fire`` checks the proposal's close against the timer's)."""
+        proposal.phase_closes_at = close
+        self.current_round(proposal, phase).closes_at = close
+        self._timer(f"close_{phase.value}", proposal, close)
+
+    def _timer(self, kind: str, proposal: Proposal, due: datetime) -> None:
+        """A pending timer for this proposal's round at ``due``; one that was set for that
+        very moment before (scheduled, cancelled, scheduled again) is made pending again."""
+        timer = self.s.scalars(
+            select(Timer).where(
+                Timer.kind == kind,
+                Timer.proposal_id == proposal.id,
+                Timer.round_no == proposal.round_no,
+                Timer.due_at == due,
+            )
+        ).first()
+        if timer is None:
+            self.s.add(
+                Timer(kind=kind, proposal_id=proposal.id, round_no=proposal.round_no, due_at=due)
+            )
+        else:
+            timer.claimed_by = timer.claimed_at = timer.done_at = None
 
     # -- mediators ---------------------------------------------------------------------
 
@@ -1179,6 +1469,8 @@ class _Work:
             raise DomainError("bad_setting_value", key=key, expected=expected) from None
         setattr(group, key, value)
         self.s.flush()
+        if key == "reminders_before_close":
+            self._reset_reminders(group)
         if isinstance(value, bool):
             shown = "on" if value else "off"
         else:
@@ -1225,10 +1517,118 @@ class _Work:
         self.s.flush()
         return [e.LanguageSet(group=actor.group, person=actor.name, code=cmd.code)]
 
+    def set_reminders(self, actor: c.Actor, cmd: c.SetReminders) -> list[e.Event]:
+        """``/remind on|off`` in a private chat: reminders of every group of the person's go
+        to this chat (only when they have not responded), or no longer."""
+        person = self.s.get(Person, actor.person)
+        assert person is not None
+        person.remind_chat = actor.group if cmd.on else None
+        self.s.flush()
+        return [e.RemindersSet(group=actor.group, person=actor.name, on=cmd.on)]
+
+    # -- meetings ----------------------------------------------------------------------
+
+    def do_AnnounceMeeting(
+        self, group: Group, actor: c.Actor, cmd: c.AnnounceMeeting
+    ) -> list[e.Event]:
+        """A live meeting of the group at a time read from the start of the text, about the
+        rest; reminders a day and an hour before it, those still ahead."""
+        if len(cmd.text.split()) < 2:
+            raise DomainError("text_required", command="meeting")
+        try:
+            at, topic = split_when(
+                cmd.text, now=self.now, timezone=group.timezone, languages=group.languages.split()
+            )
+        except BadTime as bad:
+            raise DomainError(
+                "bad_time", reason=bad.reason, text=bad.text[:100], timezone=group.timezone
+            ) from None
+        topic = self._text(topic, "meeting", MAX_REASON)
+        meeting = Meeting(
+            group_id=group.id, at=at, topic=topic, created_by=actor.person, created_at=self.now
+        )
+        self.s.add(meeting)
+        self.s.flush()
+        reminders = sorted(at - lead for lead in MEETING_REMINDERS if at - lead > self.now)
+        for due in reminders:
+            self.s.add(Timer(kind=REMIND_MEETING, meeting_id=meeting.id, due_at=due))
+        self.s.flush()
+        return [
+            e.MeetingAnnounced(
+                group=group.id,
+                meeting=meeting.id,
+                at=at,
+                topic=topic,
+                by=actor.name,
+                reminders=tuple(reminders),
+            )
+        ]
+
+    def do_CancelMeeting(self, group: Group, actor: c.Actor, cmd: c.CancelMeeting) -> list[e.Event]:
+        """A meeting still ahead is called off; its pending reminders are done, unsent."""
+        query = select(Meeting).where(Meeting.id == cmd.meeting)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()  # two cancellations: the second finds it cancelled
+        meeting = self.s.scalars(query).first()
+        if meeting is None:
+            raise DomainError("no_such_meeting", number=cmd.meeting)
+        if meeting.group_id != group.id:
+            raise DomainError("not_in_group", kind="M", number=meeting.id)
+        if meeting.cancelled_at is not None:
+            raise DomainError("meeting_over", number=meeting.id, status="cancelled")
+        if meeting.at <= self.now:
+            raise DomainError("meeting_over", number=meeting.id, status="held")
+        meeting.cancelled_at = self.now
+        self.s.execute(
+            update(Timer)
+            .where(
+                Timer.kind == REMIND_MEETING,
+                Timer.meeting_id == meeting.id,
+                Timer.done_at.is_(None),
+            )
+            .values(claimed_by="cancelled", claimed_at=self.now, done_at=self.now)
+        )
+        self.s.flush()
+        return [
+            e.MeetingCancelled(
+                group=group.id,
+                meeting=meeting.id,
+                by=actor.name,
+                at=meeting.at,
+                topic=meeting.topic,
+            )
+        ]
+
+    def _meeting_reminder(self, timer: Timer) -> e.MeetingReminder | None:
+        """The reminder set at ``timer.due_at`` before a meeting, if it is still worth
+        sending: the meeting stands, has not begun, and at least half the reminder's lead
+        time is left (as for consent reminders, ``_reminder``: the 1-day reminder carried
+        out 2 hours before the meeting, after the bot was down, is dropped; the 1-hour one
+        10 minutes late is sent, marked late)."""
+        meeting = self.s.get(Meeting, timer.meeting_id)
+        if timer.kind != REMIND_MEETING or meeting is None or meeting.cancelled_at is not None:
+            return None
+        lead = meeting.at - timer.due_at
+        if self.now >= meeting.at or lead <= timedelta(0) or (meeting.at - self.now) * 2 < lead:
+            return None
+        return e.MeetingReminder(
+            group=meeting.group_id,
+            meeting=meeting.id,
+            at=meeting.at,
+            topic=meeting.topic,
+            late=is_late(timer.due_at, self.now),
+        )
+
     # -- deadlines ---------------------------------------------------------------------
 
     def fire(self, timer: Timer) -> list[e.Event]:
         """Carry out a due timer, if what it was set for still stands."""
+        self.followups = []
+        if timer.clause_id is not None:
+            return self._fire_review(timer)
+        if timer.meeting_id is not None:
+            reminder = self._meeting_reminder(timer)
+            return [reminder] if reminder is not None else []
         proposal = self.s.get(Proposal, timer.proposal_id) if timer.proposal_id else None
         if proposal is None or proposal.round_no != timer.round_no:
             return []
@@ -1243,12 +1643,156 @@ class _Work:
         if timer.kind == REMIND_CONSENT:
             reminder = self._reminder(group, proposal, timer.due_at)
             return [reminder] if reminder is not None else []
+        if timer.kind == OPEN_SCHEDULED:
+            return self._open_scheduled(group, proposal, timer.due_at, late)
         if timer.kind == "expire" and proposal.phase == Phase.OBJECTED:
+            if proposal.scheduled_phase is not None:
+                return []  # a mediator scheduled its next round; cancelling sets a new expiry
             self.move(proposal, Action.EXPIRE)
             proposal.ended_at = self.now
             self.s.flush()
-            return [e.ProposalEnded(group=group.id, proposal=proposal.id, how="expired", late=late)]
+            ended = e.ProposalEnded(group=group.id, proposal=proposal.id, how="expired", late=late)
+            return [ended, *self.followups]
         return []
+
+    # -- renewal -----------------------------------------------------------------------
+
+    def _set_review(self, group: Group, clause: Clause) -> None:
+        """The clause's review timers: the renewal round on its review date and the
+        reminders before it (``renewal_reminders``); those of an earlier date are done."""
+        self.s.execute(
+            update(Timer)
+            .where(
+                Timer.clause_id == clause.id,
+                Timer.kind.in_((REVIEW, REMIND_RENEWAL)),
+                Timer.done_at.is_(None),
+            )
+            .values(claimed_by="superseded", claimed_at=self.now, done_at=self.now)
+        )
+        if clause.status != "active" or clause.next_review is None:
+            return
+        moment = review_moment(clause.next_review, self.now, group.timezone)
+        payload = {"review": clause.next_review.isoformat(), "at": moment.isoformat()}
+        self.s.add(Timer(kind=REVIEW, clause_id=clause.id, payload=payload, due_at=moment))
+        try:
+            leads = lead_times(group.renewal_reminders)
+        except ValueError:  # not stored by /settings: the defaults'
+            leads = lead_times(self.defaults.renewal_reminders)
+        for lead in leads:
+            if moment - lead > self.now:
+                self.s.add(
+                    Timer(
+                        kind=REMIND_RENEWAL,
+                        clause_id=clause.id,
+                        payload=payload,
+                        due_at=moment - lead,
+                    )
+                )
+        self.s.flush()
+
+    def _fire_review(self, timer: Timer) -> list[e.Event]:
+        """A clause's review date, or a reminder before it, if that date still stands."""
+        clause = self.s.get(Clause, timer.clause_id)
+        payload = timer.payload or {}
+        if (
+            clause is None
+            or clause.status != "active"
+            or clause.next_review is None
+            or clause.next_review.isoformat() != payload.get("review")
+        ):
+            return []  # renewed early, repealed, lapsed
+        charter = self.s.get(Charter, clause.charter_id)
+        group = self.s.get(Group, charter.group_id) if charter and charter.group_id else None
+        if group is None:
+            return []
+        late = is_late(timer.due_at, self.now)
+        moment = datetime.fromisoformat(payload["at"])
+        if timer.kind == REMIND_RENEWAL:
+            lead = moment - timer.due_at
+            if self.now >= moment or (moment - self.now) * 2 < lead:
+                return []  # its moment is long past (the bot was down)
+            if self._open_renewal(clause) is not None:
+                return []  # renewed early: that round is under way
+            return [
+                e.RenewalReminder(
+                    group=group.id, clause=clause.id, review_at=moment, text=clause.text, late=late
+                )
+            ]
+        if timer.kind != REVIEW or self._open_renewal(clause) is not None:
+            return []  # a renewal started early with /renew decides
+        return [self._open_automatic_renewal(group, clause, late)]
+
+    def _open_automatic_renewal(
+        self, group: Group, clause: Clause, late: bool
+    ) -> e.ProposalOpened:
+        """The renewal round that opens by itself on the review date, on the current text,
+        listing the concerns recorded when the clause was last adopted."""
+        if self.s.get(Person, SYSTEM_PERSON) is None:
+            self.s.add(Person(id=SYSTEM_PERSON, name="charterbot"))
+            self.s.flush()
+        author = c.Actor(group=group.id, person=SYSTEM_PERSON, name="charterbot")
+        proposal = self._open(
+            group, author, c.ProposalKind.RENEWAL, clause.text, clause, consent_now=True
+        )
+        concerns = tuple(
+            e.Statement(item.get("name"), item.get("reason"))
+            for item in queries.last_adoption_concerns(self.s, clause.id)
+        )
+        return dataclasses.replace(
+            self._opened_event(group, proposal), automatic=True, concerns=concerns, late=late
+        )
+
+    def _not_renewed(self, proposal: Proposal) -> None:
+        """A renewal ended without adoption. Once the review date has come the charter's
+        ``on_expiry`` decides: the clause lapses, or stays in force until a next review.
+        (An early renewal that fails changes nothing: the review date still comes.)"""
+        clause = self.s.get(Clause, proposal.clause_id)
+        group = self.s.get(Group, proposal.group_id)
+        if clause is None or group is None or clause.status != "active":
+            return
+        today = self.now.astimezone(ZoneInfo(group.timezone)).date()
+        if clause.next_review is None or today < clause.next_review:
+            return
+        if group.on_expiry == "keep":
+            clause.next_review = review_date(self.now, group.review_months, group.timezone)
+        else:
+            clause.status, clause.next_review = "lapsed", None
+        lapsed = clause.status == "lapsed"
+        entry = self._append_chain(
+            clause,
+            "lapse" if lapsed else "keep",
+            {
+                "clause": clause.id,
+                "version": clause.version,
+                "text": clause.text,
+                "parties": list(clause.parties),
+                "proposal": proposal.id,
+                "at": self.now.isoformat(),
+                "next_review": clause.next_review.isoformat() if clause.next_review else None,
+            },
+        )
+        self._set_review(group, clause)
+        self.followups.append(
+            e.NotRenewed(
+                group=group.id,
+                clause=clause.id,
+                proposal=proposal.id,
+                lapsed=lapsed,
+                next_review=clause.next_review,
+                chain_head=entry.hash,
+            )
+        )
+
+    def _open_scheduled(
+        self, group: Group, proposal: Proposal, due: datetime, late: bool
+    ) -> list[e.Event]:
+        """The round a mediator scheduled after objections, if it still stands."""
+        if proposal.phase != Phase.OBJECTED or proposal.scheduled_at != due:
+            return []  # moved, cancelled, or the proposal went on another way
+        hours = proposal.scheduled_hours or group.consent_hours
+        if proposal.scheduled_phase == Phase.CONSENT:
+            return [self._reopen_consent(group, proposal, hours, late)]
+        return [self._resolve(group, proposal, hours, by=None, late=late)]
 
     def _reminder(
         self, group: Group, proposal: Proposal, due: datetime
@@ -1285,4 +1829,24 @@ class _Work:
             responded=responded,
             eligible=eligible,
             not_responded=eligible - responded,
+            title=group.title,
+            text=proposal.text,
+            remind=self._remind_privately(group, round_id),
+            late=is_late(due, self.now),
         )
+
+    def _remind_privately(self, group: Group, round_id: int) -> tuple[tuple[str, str], ...]:
+        """(person, private chat) of the group's members who asked for private reminders
+        (``/remind on``) and hold no position in the round, on the group's platform."""
+        platform = group.id.partition(":")[0] + ":"
+        rows = self.s.execute(
+            select(Person.id, Person.remind_chat)
+            .join(Member, Member.person_id == Person.id)
+            .where(
+                Member.group_id == group.id,
+                Person.remind_chat.is_not(None),
+                Person.id.not_in(select(Position.person_id).where(Position.round_id == round_id)),
+            )
+            .order_by(Person.id)
+        ).all()
+        return tuple((person, chat) for person, chat in rows if chat.startswith(platform))

@@ -6,6 +6,7 @@ it, with the expectation shown in the refusal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from deliberation.tally import Rule
+from deliberation.when import parse_duration
 
 # The settings a group copies from the defaults when it is first seen.
 GROUP_SETTINGS = (
@@ -26,12 +28,67 @@ GROUP_SETTINGS = (
     "review_months",
     "on_expiry",
     "expire_days",
+    "reminders_before_close",
+    "renewal_reminders",
 )
 
-# How long before a consent round closes the group is reminded of it (SPEC section 3,
-# ``reminders_before_close``). One value for every group for now: a per-group setting needs
-# a column of its own. A reminder whose moment passed before the round opened is not set.
-REMINDERS_BEFORE_CLOSE: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+# Lead times (SPEC section 3): how long before a consent round closes the group is reminded
+# of it (``reminders_before_close``), and how long before a clause's review date
+# (``renewal_reminders``). Each group keeps its own, as text in the canonical form below.
+MAX_LEAD_TIMES = 5
+MAX_LEAD_TIME = timedelta(days=366)
+NO_LEAD_TIMES = "none"
+_NO_LEADS = ("none", "off")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60}
+_UNIT_WORD = re.compile(r"\d+\s*([a-z])", re.IGNORECASE)
+
+
+def _lead_items(value: str) -> list[tuple[timedelta, str]]:
+    """Each duration of ``value`` with its canonical word (``"24 hours"`` -> ``"24h"``, in
+    the largest unit the person wrote that fits it exactly: ``1d`` stays ``1d``, ``24h``
+    stays ``24h``, ``1h30m`` becomes ``90m``, ``2w`` becomes ``14d``)."""
+    words = value.replace(",", " ").split()
+    if len(words) == 1 and words[0].lower() in _NO_LEADS:
+        return []
+    items: list[str] = []
+    for word in words:  # "90 min": a bare number takes the unit after it
+        if items and items[-1].isdigit():
+            items[-1] += word
+        else:
+            items.append(word)
+    if not items or len(items) > MAX_LEAD_TIMES:
+        raise ValueError(value)
+    found = []
+    for item in items:
+        lead = parse_duration(item)  # BadTime is a ValueError
+        found.append((lead, _lead_word(item, lead)))
+    leads = [lead for lead, _word in found]
+    if len(set(leads)) != len(leads) or max(leads) > MAX_LEAD_TIME:
+        raise ValueError(value)
+    return sorted(found, reverse=True)
+
+
+def _lead_word(item: str, lead: timedelta) -> str:
+    seconds = int(lead.total_seconds())
+    written = {unit.lower().replace("w", "d") for unit in _UNIT_WORD.findall(item)}
+    for unit, size in _UNIT_SECONDS.items():
+        if unit in written and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds // 60}m"
+
+
+def lead_times(value: str) -> tuple[timedelta, ...]:
+    """``"24h 1h"``, ``"30d, 7d, 1d"``, ``"90 min 10 min"``: durations separated by spaces or
+    commas (each read by ``when.parse_duration``), longest first; ``none`` or ``off``: none.
+    Refuses (``ValueError``) an unreadable duration, one longer than a year, the same one
+    twice, and more than ``MAX_LEAD_TIMES``."""
+    return tuple(lead for lead, _word in _lead_items(value))
+
+
+def canonical_lead_times(value: str) -> str:
+    """The stored form of ``value``: ``"24h 1h"``, ``"30d 7d 1d"``, ``"none"`` (refuses as
+    ``lead_times`` does)."""
+    return " ".join(word for _lead, word in _lead_items(value)) or NO_LEAD_TIMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +103,8 @@ class Defaults:
     review_months: int = 12
     on_expiry: str = "lapse"
     expire_days: int = 14
+    reminders_before_close: str = "24h 1h"
+    renewal_reminders: str = "30d 7d 1d"
     locale: str = "en"
     timezone: str = "UTC"
 
@@ -114,4 +173,6 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "show_tally": (_choice("live", "after_vote", "after_close"), "live | after_vote | after_close"),
     "public": (_parse_bool, "on | off"),
     "timezone": (_parse_zone, "Europe/Madrid | America/Sao_Paulo | UTC | … (IANA)"),
+    "reminders_before_close": (canonical_lead_times, "e.g. 24h 1h (at most 5 durations) | none"),
+    "renewal_reminders": (canonical_lead_times, "e.g. 30d 7d 1d (at most 5 durations) | none"),
 }

@@ -15,6 +15,16 @@ from zoneinfo import ZoneInfo
 LATE_AFTER = timedelta(minutes=5)
 # The kind of timer that reminds a group before its consent round closes.
 REMIND_CONSENT = "remind_consent"
+# The kind of timer that reminds a group of a meeting (``/meeting``), at these lead times.
+REMIND_MEETING = "remind_meeting"
+MEETING_REMINDERS = (timedelta(days=1), timedelta(hours=1))
+# The kind of timer that opens a round a mediator scheduled after objections (``/schedule``).
+OPEN_SCHEDULED = "open_scheduled"
+# The kinds of timer about a clause: its review (a renewal round opens by itself) and the
+# reminders before it (``renewal_reminders``). Their payload holds the review date they
+# were set for: a clause renewed early has a new date, and the old timers do nothing.
+REVIEW = "review"
+REMIND_RENEWAL = "remind_renewal"
 
 
 class Clock(Protocol):
@@ -58,6 +68,14 @@ def add_months(day: date, months: int) -> date:
 def review_date(adopted: datetime, months: int, timezone: str) -> date:
     """The review date, counted on the group's calendar (not UTC's)."""
     return add_months(adopted.astimezone(ZoneInfo(timezone)).date(), months)
+
+
+def review_moment(review: date, adopted: datetime, timezone: str) -> datetime:
+    """When on its review date the renewal round opens: at the time of day the clause was
+    adopted, on the group's clock (a year to the hour, not at midnight)."""
+    zone = ZoneInfo(timezone)
+    local = datetime.combine(review, adopted.astimezone(zone).time().replace(tzinfo=None))
+    return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def is_late(due: datetime, now: datetime) -> bool:

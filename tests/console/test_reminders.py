@@ -70,3 +70,43 @@ def test_status_shows_the_reminders_still_to_come(console: Console) -> None:
     console.say(":advance 48h")  # the first has been given
     later = console.text("carol: /status P1")
     assert "Reminders before the close: Nov 27, 2026, 11:00\u202fAM (in 1 day)." in later
+
+
+def test_a_mediator_sets_when_the_group_is_reminded(console: Console) -> None:
+    assert console.say("alice: /settings reminders_before_close 2h") == [
+        "bot: Setting reminders_before_close is now 2h."
+    ]
+    console.say(OPEN)
+    assert "Reminder" not in console.text(":advance 69h")  # no reminder a day before
+    assert console.say(":advance 1h")[0] == (
+        "bot: ⏰ Reminder: the consent round on P1 closes in 2 hours (Nov 27, 2026, 12:00\u202fPM)."
+    )
+    out = console.text(":advance 2h")  # to the close: no 1-hour reminder on the way
+    assert "Reminder" not in out and "P1 is not adopted" in out
+
+
+def test_several_lead_times_and_settings_shows_them(console: Console) -> None:
+    console.say(":members main alice bob carol dave")
+    assert console.say("alice: /settings reminders_before_close 48h, 30 min") == [
+        "bot: Setting reminders_before_close is now 48h 30m."
+    ]
+    out = console.text("bob: /settings")
+    assert "reminders_before_close = 48h 30m" in out
+    assert "renewal_reminders = 30d 7d 1d" in out
+    console.say("alice: /propose We meet on Mondays\nalice: /next P1")
+    status = console.text("carol: /status P1")
+    assert "Reminders before the close: Nov 25, 2026, 12:00\u202fPM (in 1 day)" in status
+    assert "Nov 27, 2026, 11:30\u202fAM (in 3 days)." in status
+    refused = console.say("alice: /settings reminders_before_close 1h 1h")
+    assert refused == [
+        "bot: That value does not fit reminders_before_close: expected e.g. 24h 1h "
+        "(at most 5 durations) | none."
+    ]
+
+
+def test_private_reminders_are_asked_for_in_a_private_chat(console: Console) -> None:
+    console.say(":members main alice bob")
+    assert console.say("bob: /remind on") == [
+        "bot: /remind works in a private chat with me: write to me there."
+    ]
+    assert console.say("bob: /remind soon") == ["bot: Usage: /remind on|off"]

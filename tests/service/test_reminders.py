@@ -12,8 +12,8 @@ import pytest
 
 from deliberation import commands as c
 from deliberation import events as e
-from deliberation.model import Timer
-from deliberation.settings import REMINDERS_BEFORE_CLOSE
+from deliberation.model import Group, Person, Timer
+from deliberation.settings import Defaults, lead_times
 from deliberation.tally import Verdict
 from deliberation.timers import REMIND_CONSENT
 from tests.service.conftest import START, Chat
@@ -39,7 +39,15 @@ def reminders(chat: Chat, number: int) -> list[tuple[int | None, object, object]
     return sorted(((t.round_no, t.due_at, t.claimed_by) for t in rows), key=lambda t: t[1::-1])
 
 
-def reminder(chat: Chat, number: int, missing: int, eligible: int) -> e.ConsentReminder:
+def pending(chat: Chat, number: int) -> list[object]:
+    """When the proposal's reminders still to come fall due."""
+    rows = chat.rows(Timer, Timer.kind == REMIND_CONSENT, Timer.proposal_id == number)
+    return sorted(t.due_at for t in rows if t.done_at is None)
+
+
+def reminder(
+    chat: Chat, number: int, missing: int, eligible: int, late: bool = False
+) -> e.ConsentReminder:
     return e.ConsentReminder(
         group=chat.group,
         proposal=number,
@@ -47,11 +55,16 @@ def reminder(chat: Chat, number: int, missing: int, eligible: int) -> e.ConsentR
         responded=eligible - missing,
         eligible=eligible,
         not_responded=missing,
+        title=chat.group,  # a console group's name is its id
+        text=TEXT,
+        late=late,
     )
 
 
 def test_the_default_leads_are_a_day_and_an_hour() -> None:
-    assert (timedelta(hours=24), timedelta(hours=1)) == REMINDERS_BEFORE_CLOSE
+    assert (timedelta(hours=24), timedelta(hours=1)) == lead_times(
+        Defaults().reminders_before_close
+    )
 
 
 def test_reminded_a_day_and_an_hour_before_the_close(chat: Chat) -> None:
@@ -154,9 +167,11 @@ def test_a_reminder_slightly_late_is_sent_and_the_earlier_one_dropped(chat: Chat
     members(chat, "bob", "carol")
     number = chat.consent_open("alice", TEXT)
     # Back up 10 minutes after the 1-hour reminder's moment: the 24-hour one, 23 h late,
-    # says nothing; the 1-hour one is sent, with 50 minutes to go.
+    # says nothing; the 1-hour one is sent, with 50 minutes to go, marked late.
     chat.clock.set(CLOSE - timedelta(minutes=50))
-    assert chat.engine.run_due_timers() == [reminder(chat, number, missing=3, eligible=3)]
+    assert chat.engine.run_due_timers() == [
+        reminder(chat, number, missing=3, eligible=3, late=True)
+    ]
 
 
 def test_reminders_after_the_close_are_dropped_and_the_close_is_late(chat: Chat) -> None:
@@ -223,3 +238,97 @@ def test_a_renewal_round(chat: Chat) -> None:
         (1, CLOSE - timedelta(hours=24), None),
         (1, CLOSE - timedelta(hours=1), None),
     ]
+
+
+# -- the group's lead times (``reminders_before_close``) -----------------------------------
+
+
+def test_the_groups_own_lead_times(chat: Chat) -> None:
+    settle(chat, reminders_before_close="30 min, 2h")
+    number = chat.consent_open("alice", TEXT)
+    assert reminders(chat, number) == [
+        (1, CLOSE - timedelta(hours=2), None),
+        (1, CLOSE - timedelta(minutes=30), None),
+    ]
+    assert chat.advance(hours=69, minutes=59) == []
+    (sent,) = chat.advance(minutes=1)
+    assert isinstance(sent, e.ConsentReminder)
+    (sent,) = chat.advance(hours=1, minutes=30)
+    assert isinstance(sent, e.ConsentReminder)
+
+
+def test_no_reminders_when_the_group_wants_none(chat: Chat) -> None:
+    settle(chat, reminders_before_close="none")
+    number = chat.consent_open("alice", TEXT)
+    assert reminders(chat, number) == []
+    (decided,) = chat.advance(hours=72)
+    assert isinstance(decided, e.Decided)
+
+
+def test_new_lead_times_apply_to_the_round_open_now(chat: Chat) -> None:
+    members(chat, "bob")
+    number = chat.consent_open("alice", TEXT)
+    (given,) = chat.advance(hours=48)  # the 24-hour reminder is given
+    assert isinstance(given, e.ConsentReminder)
+    settle(chat, reminders_before_close="36h 12h 2h")  # 36 h has passed: not set
+    assert pending(chat, number) == [CLOSE - timedelta(hours=12), CLOSE - timedelta(hours=2)]
+    assert (1, CLOSE - timedelta(hours=1), "cancelled") in reminders(chat, number)
+    settle(chat, reminders_before_close="12h 1h")  # the 1-hour one is wanted again
+    assert pending(chat, number) == [CLOSE - timedelta(hours=12), CLOSE - timedelta(hours=1)]
+    assert [type(ev) for ev in chat.advance(hours=12)] == [e.ConsentReminder]
+    assert [type(ev) for ev in chat.advance(hours=11)] == [e.ConsentReminder]
+    assert [type(ev) for ev in chat.advance(hours=1)] == [e.Decided]
+
+
+# -- private reminders (``/remind on`` in a private chat) --------------------------------
+
+PRIVATE = {name: f"console:dm-{name}" for name in ("bob", "carol", "dave", "erin")}
+
+
+def remind(chat: Chat, name: str, on: bool = True) -> e.RemindersSet:
+    return chat.one(name, c.SetReminders(on), e.RemindersSet, group=PRIVATE[name], private=True)
+
+
+def test_remind_on_and_off_in_a_private_chat(chat: Chat) -> None:
+    assert remind(chat, "bob") == e.RemindersSet(group=PRIVATE["bob"], person="bob", on=True)
+    assert chat.get(Person, "console:bob").remind_chat == PRIVATE["bob"]
+    assert remind(chat, "bob", on=False).on is False
+    assert chat.get(Person, "console:bob").remind_chat is None
+
+
+def test_remind_in_a_group_is_refused(chat: Chat) -> None:
+    members(chat, "bob")
+    error = chat.refused("bob", c.SetReminders(True), "private_only")
+    assert error.params == {"command": "remind"}
+
+
+def test_only_members_who_asked_and_have_not_responded_are_reminded_privately(
+    chat: Chat, other: Chat
+) -> None:
+    members(chat, "bob", "carol", "dave", "frank")
+    other.engine.register(other.actor("erin"))  # a member of the other group only
+    for name in ("bob", "carol", "dave", "erin"):
+        remind(chat, name)
+    remind(chat, "dave", on=False)
+    number = chat.consent_open("alice", TEXT)
+    chat.state(number, carol="consent")
+    (sent,) = chat.advance(hours=48)
+    assert isinstance(sent, e.ConsentReminder)
+    assert sent.remind == (("console:bob", PRIVATE["bob"]),)
+    assert (sent.title, sent.text, sent.not_responded) == (chat.group, TEXT, 4)
+    # A position taken back is no position: carol is reminded again.
+    chat.do("carol", c.RetractPosition(number))
+    chat.state(number, bob="abstain")
+    (sent,) = chat.advance(hours=23)
+    assert sent.remind == (("console:carol", PRIVATE["carol"]),)
+
+
+def test_the_group_name_is_carried_for_the_private_reminder(chat: Chat) -> None:
+    members(chat, "bob")
+    remind(chat, "bob")
+    with chat.db.unit_of_work() as uow:
+        uow.session.get(Group, chat.group).title = "Kitchen collective"
+        uow.commit()
+    chat.consent_open("alice", TEXT)
+    (sent,) = chat.advance(hours=48)
+    assert sent.title == "Kitchen collective"

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from deliberation import commands as c
 from deliberation import events as e
 from deliberation.model import Group, Mediator
-from deliberation.settings import SETTINGS
+from deliberation.settings import SETTINGS, lead_times
 from tests.service.conftest import START, Chat
 
 # key -> (value typed, value stored on the group, value shown in the event)
@@ -30,6 +30,15 @@ GOOD = {
         ("Europe/Madrid", "Europe/Madrid", None),
         ("america/sao_paulo", "America/Sao_Paulo", None),
     ],
+    "reminders_before_close": [
+        ("48h 2h", "48h 2h", None),
+        ("1h, 24h", "24h 1h", None),  # longest first
+        ("90 min 1 day", "1d 90m", None),
+        ("2w 3d 1d 12h 30m", "14d 3d 1d 12h 30m", None),
+        ("none", "none", None),
+        ("Off", "none", None),
+    ],
+    "renewal_reminders": [("30d, 7d, 1d", "30d 7d 1d", None), ("60d", "60d", None)],
 }
 
 BAD = {
@@ -45,6 +54,18 @@ BAD = {
     "show_tally": ["never", "LIVE"],
     "public": ["public", ""],
     "timezone": ["Mars/Olympus", "../etc/passwd", "CET+1", ""],
+    "reminders_before_close": [
+        "soon",
+        "1h 1h",  # the same lead twice
+        "60m 1h",  # the same lead, written two ways
+        "6h 5h 4h 3h 2h 1h",  # more than five
+        "0h",
+        "30s",  # less than a minute
+        "400d",  # more than a year
+        "none 1h",
+        "",
+    ],
+    "renewal_reminders": ["monthly", "7d 7d", "-1d"],
 }
 
 
@@ -190,3 +211,22 @@ def test_numbers_are_never_reused_even_after_a_row_is_gone(chat: Chat) -> None:
         uow.session.execute(text("DELETE FROM clauses WHERE id = :id"), {"id": clause})
         uow.commit()
     assert chat.adopt("Another clause").clause == clause + 1
+
+
+# -- reminder lead times (SPEC section 3) -----------------------------------------------
+
+
+def test_lead_times_are_read_longest_first() -> None:
+    assert lead_times("24h 1h") == (timedelta(hours=24), timedelta(hours=1))
+    assert lead_times("1d, 7d , 30d") == (timedelta(days=30), timedelta(days=7), timedelta(days=1))
+    assert lead_times("90 min") == (timedelta(minutes=90),)
+    assert lead_times("none") == lead_times("OFF") == ()
+    for bad in ("", "1h 1h", "1h 60 min", "a b c", "1h 2h 3h 4h 5h 6h", "367d", "1h none"):
+        with pytest.raises(ValueError):
+            lead_times(bad)
+
+
+def test_new_groups_take_the_default_lead_times(chat: Chat) -> None:
+    chat.engine.register(chat.actor("alice"))
+    group = chat.get(Group, chat.group)
+    assert (group.reminders_before_close, group.renewal_reminders) == ("24h 1h", "30d 7d 1d")

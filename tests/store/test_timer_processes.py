@@ -149,7 +149,11 @@ def test_two_processes_carry_out_each_deadline_once(file_database_url: str) -> N
             assert all(t.done_at == LATER and t.claimed_by is None for t in due)  # none failed
             later = Counter((t.kind, t.proposal_id) for t in timers if t.due_at > LATER)
             assert later == Counter(
-                [("close_consent", n) for n in amending] + [("expire", n) for n in objecting]
+                [("close_consent", n) for n in amending]
+                + [("expire", n) for n in objecting]
+                # each adopted clause's review a year on, and the reminders before it
+                + [("review", None)] * len(adopting)
+                + [("remind_renewal", None)] * 3 * len(adopting)
             )
             proposals = {p.id: p for p in s.scalars(select(Proposal))}
             rounds = Counter(

@@ -30,6 +30,8 @@ SPEC_KEYS = {
         "review_months",
         "on_expiry",
         "expire_days",
+        "reminders_before_close",
+        "renewal_reminders",
     },
     "console": {"enabled", "mediators"},
     "telegram": {
@@ -390,3 +392,72 @@ def test_error_messages_do_not_show_secret_values(tmp_path: Path) -> None:
         load_text(tmp_path, "[telegram]\ntoken = 123456789\n")
     assert "123456789" not in str(info.value)
     assert str(info.value).startswith("telegram.token: expected")
+
+
+# ----------------------------------------------------------------------------- lead times
+
+
+def test_reminder_lead_times_default_and_reach_new_groups() -> None:
+    from bot.app import defaults_from
+
+    cfg = load_config(None, env={})
+    assert cfg.deliberation.reminders_before_close == ("24h", "1h")
+    assert cfg.deliberation.renewal_reminders == ("30d", "7d", "1d")
+    defaults = defaults_from(cfg)
+    assert (defaults.reminders_before_close, defaults.renewal_reminders) == (
+        "24h 1h",
+        "30d 7d 1d",
+    )
+
+
+def test_reminder_lead_times_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    from bot.app import defaults_from
+
+    cfg = load_text(
+        tmp_path,
+        '[deliberation]\nreminders_before_close = ["2h", "48h", "30 min"]\n'
+        "renewal_reminders = []\n",
+    )
+    assert cfg.deliberation.reminders_before_close == ("2h", "48h", "30 min")
+    defaults = defaults_from(cfg)
+    assert defaults.reminders_before_close == "48h 2h 30m"  # canonical, longest first
+    assert defaults.renewal_reminders == "none"
+    env = {
+        "CHARTERBOT_DELIBERATION_REMINDERS_BEFORE_CLOSE": "12h, 1h",
+        "CHARTERBOT_DELIBERATION_RENEWAL_REMINDERS": '["14d", "2d"]',
+    }
+    cfg = load_config(None, env=env)
+    assert cfg.deliberation.reminders_before_close == ("12h", "1h")
+    assert cfg.deliberation.renewal_reminders == ("14d", "2d")
+    assert defaults_from(cfg).reminders_before_close == "12h 1h"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '["soon"]',
+        '["1h", "60m"]',  # the same lead twice
+        '["1h", "2h", "3h", "4h", "5h", "6h"]',  # more than five
+        '["0h"]',
+        '["400d"]',
+        '"24h 1h"',  # a list is expected
+        "[24, 1]",
+    ],
+)
+def test_wrong_reminder_lead_times_name_the_key(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, f"[deliberation]\nreminders_before_close = {value}\n")
+    assert info.value.key == "deliberation.reminders_before_close"
+    assert str(info.value).startswith(
+        "deliberation.reminders_before_close: expected a list of up to 5 different durations"
+    )
+
+
+def test_wrong_reminder_lead_times_in_the_environment_name_the_variable() -> None:
+    name = "CHARTERBOT_DELIBERATION_RENEWAL_REMINDERS"
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={name: "30d, 30d"})
+    assert str(info.value).startswith(
+        f"deliberation.renewal_reminders (environment variable {name}): expected a list"
+    )
+    assert info.value.env_var == name

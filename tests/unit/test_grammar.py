@@ -25,6 +25,8 @@ from bot.grammar import (
 from deliberation.commands import (
     AcceptAmendment,
     Amend,
+    AnnounceMeeting,
+    CancelMeeting,
     ChangeSetting,
     Close,
     Next,
@@ -34,6 +36,7 @@ from deliberation.commands import (
     Repeal,
     Resolve,
     SetLanguage,
+    SetReminders,
     Stance,
     StatePosition,
     VoteAmendment,
@@ -319,8 +322,23 @@ def test_settings() -> None:
     assert parse("/settings Rule supermajority") == ChangeSetting("rule", "supermajority")
     assert parse("/settings quorum=0.5") == ChangeSetting("quorum", "0.5")
     assert parse("/settings on_expiry  close  it ") == ChangeSetting("on_expiry", "close  it")
+    # a value of several words, also after "="
+    assert parse("/settings reminders_before_close 48h 2h") == ChangeSetting(
+        "reminders_before_close", "48h 2h"
+    )
+    assert parse("/settings reminders_before_close=48h, 2h") == ChangeSetting(
+        "reminders_before_close", "48h, 2h"
+    )
+    assert parse("/settings quorum= 0.5") == ChangeSetting("quorum", "0.5")
     assert usage("/settings quorum") == "settings"
     assert usage("/settings quorum=") == "settings"
+
+
+def test_remind() -> None:
+    assert parse("/remind on") == SetReminders(True)
+    assert parse("/remind OFF") == SetReminders(False)
+    for wrong in ("/remind", "/remind yes", "/remind on please", "/remind P1"):
+        assert usage(wrong) == "remind", wrong
 
 
 def test_mediator() -> None:
@@ -343,13 +361,32 @@ def test_lang() -> None:
     assert usage("/lang es fr") == "lang"
 
 
+def test_meeting() -> None:
+    # the time and the topic are told apart by the engine (the group's zone and languages)
+    assert parse("/meeting tomorrow 18:00 Budget talk") == AnnounceMeeting(
+        "tomorrow 18:00 Budget talk"
+    )
+    assert parse("/meeting  in 2h  Fishing\nrights ") == AnnounceMeeting("in 2h  Fishing\nrights")
+    assert parse("/meeting") == g.ListMeetings()
+    assert parse("/meeting cancel M3") == CancelMeeting(3)
+    assert parse("/MEETING Cancel 3") == CancelMeeting(3)
+    assert "meeting" in MEDIATOR_COMMANDS
+    for text in ["/meeting cancel", "/meeting cancel M3 now", "/meeting tomorrow"]:
+        assert usage(text) == "meeting"
+    with pytest.raises(DomainError) as refused:
+        parse("/meeting cancel P3")
+    assert refused.value.params == {"kind": "M", "given": "P3"}
+
+
 # -- the command list ------------------------------------------------------------------------
 
 
 def test_command_list() -> None:
     assert len(set(COMMANDS)) == len(COMMANDS)
     assert tuple(g._HANDLERS) == COMMANDS
-    assert {"resolve", "next", "close", "settings", "mediator", "timezone"} == MEDIATOR_COMMANDS
+    assert {"resolve", "next", "close", "schedule", "settings", "mediator", "timezone"} <= (
+        MEDIATOR_COMMANDS
+    )
     assert set(COMMANDS) >= MEDIATOR_COMMANDS
 
 
@@ -368,8 +405,9 @@ def test_every_command_is_known(name: str) -> None:
 ALLOWED = (UnknownCommand, UsageError, DomainError)
 REQUEST_TYPES = (
     Propose, Amend, VoteAmendment, AcceptAmendment, StatePosition, Withdraw, Resolve, Next,
-    Close, Renew, Repeal, ChangeSetting, SetLanguage,
+    Close, Renew, Repeal, ChangeSetting, SetLanguage, SetReminders,
     Help, Start, ShowStatus, ShowCharter, ShowClause, ShowSettings, Export, MediatorRequest,
+    AnnounceMeeting, CancelMeeting, g.ListMeetings,
 )  # fmt: skip
 
 
@@ -416,5 +454,30 @@ def test_long_replace_input_is_fast() -> None:
 def test_timezone_is_a_setting_of_the_group() -> None:
     assert parse("/timezone Europe/Madrid") == ChangeSetting("timezone", "Europe/Madrid")
     for bad in ("/timezone", "/timezone Europe/Madrid now"):
+        with pytest.raises(UsageError):
+            parse(bad)
+
+
+def test_schedule_reads_proposal_phase_time_and_duration() -> None:
+    from deliberation.commands import Schedule
+
+    assert parse("/schedule P4 consent tomorrow 18:00 for 48h") == Schedule(
+        4, "consent", "tomorrow 18:00", "48h"
+    )
+    assert parse("/schedule 4 Consent 2026-12-01 18:00") == Schedule(
+        4, "consent", "2026-12-01 18:00", None
+    )
+    assert parse("/schedule amendment mañana a las 18:00 FOR 2d") == Schedule(
+        None, "amendment", "mañana a las 18:00", "2d"
+    )
+    assert parse("/schedule P4 cancel") == Schedule(4, None)
+    assert parse("/schedule cancel") == Schedule(None, None)
+    for bad in (
+        "/schedule",
+        "/schedule P4",
+        "/schedule P4 consent",
+        "/schedule P4 vote tomorrow",
+        "/schedule P4 cancel now",
+    ):
         with pytest.raises(UsageError):
             parse(bad)

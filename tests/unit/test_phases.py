@@ -25,6 +25,7 @@ EXPECTED = {
     (Phase.CONSENT, Action.OBJECT): Phase.OBJECTED,
     (Phase.CONSENT, Action.REJECT): Phase.NOT_ADOPTED,
     (Phase.OBJECTED, Action.RESOLVE): Phase.AMENDMENT,
+    (Phase.OBJECTED, Action.REOPEN): Phase.CONSENT,  # a consent round a mediator scheduled
     (Phase.OBJECTED, Action.OBJECTIONS_WITHDRAWN): Phase.ADOPTED,
     (Phase.OBJECTED, Action.EXPIRE): Phase.EXPIRED,
     (Phase.AMENDMENT, Action.WITHDRAW): Phase.WITHDRAWN,

@@ -46,7 +46,14 @@ PARAMS = {
     "not_a_mediator": {"person": "bob"},
     "stale": {},
     "group_only": {},
+    "private_only": {"command": "remind"},
     "bad_button": {},
+    "bad_time": {"reason": "past", "text": "yesterday", "timezone": "Europe/Madrid"},
+    "bad_duration": {"text": "forever"},
+    "nothing_scheduled": {"number": 3},
+    "renewal_open": {"clause": 2, "proposal": 7},
+    "no_such_meeting": {"number": 3},
+    "meeting_over": {"number": 3, "status": "held"},
 }
 
 
@@ -119,6 +126,9 @@ EVENTS: list[e.Event] = [
     e.ProposalEnded("g", 1, "withdrawn", HOSTILE),
     e.SettingChanged("g", "rule", HOSTILE),
     e.MediatorChanged("g", HOSTILE, True, HOSTILE),
+    e.MeetingAnnounced("g", 1, NOW + timedelta(days=2), HOSTILE, HOSTILE, (NOW,)),
+    e.MeetingReminder("g", 1, NOW + timedelta(hours=1), HOSTILE, late=True),
+    e.MeetingCancelled("g", 1, HOSTILE, NOW + timedelta(days=2), HOSTILE),
 ]
 
 
@@ -142,3 +152,24 @@ def test_unnamed_groups_show_no_name_in_position_replies() -> None:
 def test_hidden_counts_are_not_shown() -> None:
     event = e.PositionStated("g", 1, "bob", "consent", None, None, None)
     assert "Tally" not in render.event(reader(), event)
+
+
+def test_a_private_reminder_names_the_group_and_escapes_user_text() -> None:
+    event = e.ConsentReminder(
+        "telegram:-100", 4, NOW + timedelta(hours=1), 1, 3, 2, title=HOSTILE, text=HOSTILE
+    )
+    html = render.private_reminder(reader(html=True), event)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    plain = render.private_reminder(reader(), event)
+    assert plain.splitlines()[0] == (
+        f"⏰ Reminder: the consent round on P4 in {HOSTILE} closes in 1 hour "
+        "(Nov 24, 2026, 1:00\u202fPM), and you have not stated a position yet."
+    )
+    unnamed = render.private_reminder(reader(), e.ConsentReminder("g", 4, NOW, 1, 3, 2, title="g"))
+    assert "in one of your groups" in unnamed and "“" not in unnamed
+
+
+def test_reminders_set_is_confirmed() -> None:
+    on = render.event(reader(), e.RemindersSet("telegram:12", "bob", True))
+    off = render.event(reader(), e.RemindersSet("telegram:12", "bob", False))
+    assert "/remind off" in on and on != off

@@ -84,3 +84,23 @@ def test_durations() -> None:
     for bad in ("", "soon", "30s", "0h"):
         with pytest.raises(BadTime):
             parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "languages", "expected"),
+    [
+        ("1 décembre 18h", ("fr",), "2026-12-01 18:00 +0100"),  # dateparser alone: year 2118
+        ("demain à 18h30", ("fr",), "2026-11-25 18:30 +0100"),
+        ("morgen um 18 Uhr", ("de",), "2026-11-25 18:00 +0100"),  # dateparser alone: noon
+        ("mañana a las 18 h", ("es",), "2026-11-25 18:00 +0100"),
+        ("sexta-feira às 10h", ("pt_BR",), "2026-11-27 10:00 +0100"),
+    ],
+)
+def test_hours_written_with_h_or_uhr(text: str, languages: tuple[str, ...], expected: str) -> None:
+    assert local(text, languages) == expected
+
+
+def test_a_time_years_ahead_is_a_misreading_and_refused() -> None:
+    with pytest.raises(BadTime) as caught:
+        parse_when("1 December 2035 18:00", now=NOW, timezone=MADRID)
+    assert caught.value.reason == "unreadable"
