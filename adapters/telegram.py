@@ -30,6 +30,7 @@ import telegram
 from aiohttp import web
 from telegram import (
     BotCommand,
+    BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeDefault,
@@ -89,7 +90,24 @@ MENU: tuple[tuple[str, str], ...] = (
     ("status", N_("Open proposals, or one proposal")),
     ("charter", N_("The group's charter")),
     ("clause", N_("One clause with its versions")),
+    ("meeting", N_("Meetings to come")),
     ("settings", N_("The group's settings")),
+    ("lang", N_("Choose my language")),
+    ("help", N_("All commands")),
+)
+# Group administrators (mediators) also see the commands that run the process.
+MEDIATOR_MENU: tuple[tuple[str, str], ...] = (
+    *MENU[:-3],
+    ("schedule", N_("Schedule a round")),
+    ("next", N_("Close the current phase now")),
+    ("resolve", N_("A new round after objections")),
+    *MENU[-3:],
+)
+# A private chat with the bot: the person's own preferences and rounds.
+PRIVATE_MENU: tuple[tuple[str, str], ...] = (
+    ("start", N_("Welcome and preferences")),
+    ("status", N_("My open rounds")),
+    ("remind", N_("Private reminders on or off")),
     ("lang", N_("Choose my language")),
     ("help", N_("All commands")),
 )
@@ -180,15 +198,18 @@ class TelegramAdapter:
             await self.bot.shutdown()
 
     async def register_commands(self) -> None:
-        """The command menu in every shipped language, for private chats and groups."""
+        """The command menus in every shipped language: groups, their administrators (who
+        are mediators) and private chats each see the commands they can use there."""
+        menus = (
+            (BotCommandScopeDefault(), MENU),
+            (BotCommandScopeAllGroupChats(), MENU),
+            (BotCommandScopeAllChatAdministrators(), MEDIATOR_MENU),
+            (BotCommandScopeAllPrivateChats(), PRIVATE_MENU),
+        )
         for code in available_locales():
             tr = get_translator(code, self.default_locale)
-            commands = [BotCommand(name, tr.gettext(text)) for name, text in MENU]
-            for scope in (
-                BotCommandScopeDefault(),
-                BotCommandScopeAllPrivateChats(),
-                BotCommandScopeAllGroupChats(),
-            ):
+            for scope, menu in menus:
+                commands = [BotCommand(name, tr.gettext(text)) for name, text in menu]
                 language = None if code == self.default_locale else code.split("_")[0]
                 await self.bot.set_my_commands(commands, scope=scope, language_code=language)
                 if language is None:

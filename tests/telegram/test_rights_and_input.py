@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.telegram import MENU
+from adapters.telegram import MEDIATOR_MENU, MENU, PRIVATE_MENU
 from bot import grammar, render
 from bot.i18n import available_locales, get_translator
 from deliberation.errors import DomainError
@@ -643,22 +643,30 @@ def test_commands_for_another_bot_are_ignored(bot: RunningBot) -> None:
     said(bot, GROUP, CAROL, "/STATUS@Charter_Test_Bot", "No proposal is open")
 
 
-def test_the_command_menu_is_set_in_every_language_and_scope(bot: RunningBot) -> None:
+@pytest.mark.parametrize(
+    ("scope", "entries"),
+    [
+        ("default", MENU),
+        ("all_group_chats", MENU),
+        ("all_chat_administrators", MEDIATOR_MENU),
+        ("all_private_chats", PRIVATE_MENU),
+    ],
+)
+def test_the_command_menu_is_set_in_every_language_and_scope(
+    bot: RunningBot, scope: str, entries: tuple[tuple[str, str], ...]
+) -> None:
     api = bot.api
-    names = [name for name, _ in MENU]
+    names = [name for name, _ in entries]
     assert set(names) <= set(grammar.COMMANDS)
-    scopes = ("default", "all_private_chats", "all_group_chats")
-    english = api.commands_for("default", "")
+    english = api.commands_for(scope, "")  # the default language, for everyone
     assert english is not None and [c["command"] for c in english] == names
     assert "es" in available_locales()
-    for scope in scopes:
-        assert api.commands_for(scope, "") == english  # the default language, for everyone
-        for code in available_locales():
-            menu = api.commands_for(scope, code.split("_")[0])
-            assert menu is not None, (scope, code)
-            assert [c["command"] for c in menu] == names
-            if code != "en":
-                assert menu != english  # translated descriptions
+    for code in available_locales():
+        menu = api.commands_for(scope, code.split("_")[0])
+        assert menu is not None, (scope, code)
+        assert [c["command"] for c in menu] == names
+        if code != "en":
+            assert menu != english  # translated descriptions
     spanish = {c["command"]: c["description"] for c in api.commands_for("all_group_chats", "es")}
     assert spanish["propose"] != "Propose a clause"
 
