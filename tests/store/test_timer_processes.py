@@ -45,18 +45,23 @@ def actor(name: str, admin: bool = False) -> c.Actor:
     return c.Actor(group=GROUP, person=f"console:{name}", name=name, platform_admin=admin)
 
 
-def worker(url: str, barrier: Any, results: Any) -> None:
-    """One bot instance: its own engine on the shared database, a clock past the deadlines."""
+def worker(url: str, barrier: Any, results: Any, at: datetime = LATER) -> None:
+    """One bot instance: its own engine on the shared database, its clock at ``at``."""
     try:
         db = Database(url)
-        engine = Deliberation(db, ManualClock(LATER), DEFAULTS)
+        engine = Deliberation(db, ManualClock(at), DEFAULTS)
         with db.unit_of_work(write=False) as uow:  # connect before the start, not after
             uow.session.scalar(select(func.count()).select_from(Timer))
         barrier.wait(timeout=WAIT)
         events = engine.run_due_timers()
         db.dispose()
         summary = [
-            (type(ev).__name__, ev.proposal, str(getattr(ev, "verdict", ""))) for ev in events
+            (
+                type(ev).__name__,
+                getattr(ev, "proposal", None) or getattr(ev, "meeting", None),
+                str(getattr(ev, "verdict", "")),
+            )
+            for ev in events
         ]
         results.put(("ok", summary))
     except BaseException:  # noqa: BLE001 - reported to the parent, which fails the test
@@ -91,13 +96,13 @@ def set_up(url: str) -> tuple[set[int], set[int], set[int]]:
     return amending, adopting, objecting
 
 
-def race(url: str) -> list[list[tuple[str, int, str]]]:
+def race(url: str, at: datetime = LATER) -> list[list[tuple[str, int, str]]]:
     """Start the workers, release them together, and collect what each carried out."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WORKERS)
     results = context.Queue()
     processes = [
-        context.Process(target=worker, args=(url, barrier, results), daemon=True)
+        context.Process(target=worker, args=(url, barrier, results, at), daemon=True)
         for _ in range(WORKERS)
     ]
     for process in processes:
@@ -185,3 +190,27 @@ def test_two_processes_carry_out_each_deadline_once(file_database_url: str) -> N
         assert Deliberation(db, ManualClock(LATER), DEFAULTS).run_due_timers() == []
     finally:
         db.dispose()
+
+
+def test_two_processes_send_each_reminder_once(file_database_url: str) -> None:
+    """30 consent rounds and 30 meetings, each with a reminder due an hour before: both
+    processes wake together and every reminder is sent once, by one of them."""
+    db = Database(file_database_url)
+    upgrade(db.engine)
+    engine = Deliberation(db, ManualClock(START), Defaults(consent_hours=2, quorum_min=1))
+    alice = actor("alice", admin=True)
+    engine.register(actor("bob"))
+    rounds, meetings = set(), set()
+    for index in range(30):
+        opened = engine.handle(alice, c.Propose(f"Clause {index}"))[0]
+        engine.handle(alice, c.Next(opened.proposal))  # type: ignore[attr-defined]
+        rounds.add(opened.proposal)  # type: ignore[attr-defined]
+        (announced,) = engine.handle(alice, c.AnnounceMeeting(f"in 2h Talk {index}"))
+        meetings.add(announced.meeting)  # type: ignore[attr-defined]
+    db.dispose()
+
+    per_process = race(file_database_url, at=START + timedelta(hours=1, minutes=5))
+    sent = Counter((kind, subject) for summary in per_process for kind, subject, _ in summary)
+    assert sent == Counter(
+        [("ConsentReminder", n) for n in rounds] + [("MeetingReminder", m) for m in meetings]
+    )
