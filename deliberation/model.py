@@ -106,6 +106,9 @@ class Person(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     # The private chat where the person asked for reminders (``/remind on``); None: off.
     remind_chat: Mapped[str | None] = mapped_column(ID)
+    # The language the platform says the person uses (Telegram ``language_code``): the
+    # default when they have not chosen one with /lang (migration 0006).
+    language_hint: Mapped[str | None] = mapped_column(String(16))
 
 
 class Member(Base):
@@ -348,6 +351,24 @@ class Timer(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
+
+
+class Translation(Base):
+    """A member's translation of one text version of a proposal ("P12") or a clause
+    ("C3"): shown to readers of ``lang`` marked as a translation, credited to its
+    translator. A later version of the text leaves it outdated (``version`` is behind)."""
+
+    __tablename__ = "translations"
+    __table_args__ = (UniqueConstraint("subject", "version", "lang"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int]
+    lang: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    translator_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"))
+    created_at: Mapped[datetime]
 
 
 class Meeting(Base):
