@@ -12,6 +12,12 @@ A gap (``limited`` timeline after downtime) is filled from ``/messages`` back to
 stored token before the batch is handed on. A room the bot has just joined is not filled:
 what was said before it came is not for it.
 
+Direct chats are the bot's private chats: a room created as one (``is_direct`` on the
+invite) by someone who shares a room with the bot, or whom ``allowed_inviters`` names. They
+are kept in the bot's ``m.direct`` account data, so they outlive restarts. There a message is
+``private`` while the bot and that person are the only ones joined; when the person leaves
+(or anyone else joins) the bot leaves too and the room is no longer a direct chat.
+
 Sends carry the outbox row's transaction id, so a send retried after a lost answer is
 shown once (Synapse deduplicates per device). nio's own retries are off: 429s, 5xx and
 timeouts come back as ``DeliveryError`` (``checked``) and the outbox waits and retries.
@@ -24,6 +30,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import html
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,9 +40,13 @@ from typing import Any, TypeVar
 
 import aiohttp
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
+    DirectRoomsErrorResponse,
+    DirectRoomsResponse,
     ErrorResponse,
+    JoinedRoomsResponse,
     JoinResponse,
     KeysClaimResponse,
     KeysQueryResponse,
@@ -43,11 +54,13 @@ from nio import (
     LocalProtocolError,
     MessageDirection,
     RoomGetStateResponse,
+    RoomLeaveResponse,
     RoomMessagesResponse,
     RoomSendResponse,
     SyncResponse,
 )
 from nio.crypto import ENCRYPTION_ENABLED
+from nio.responses import EmptyResponse
 
 from adapters.matrix_events import (
     PLATFORM,
@@ -58,7 +71,7 @@ from adapters.matrix_events import (
     person_id,
     translate,
 )
-from adapters.matrix_rooms import RoomPeople, read_state
+from adapters.matrix_rooms import DirectRooms, RoomPeople, read_state, still_private
 from bot.buttons import reaction_for
 from bot.config import MatrixConfig
 from bot.i18n import get_translator
@@ -75,6 +88,7 @@ from bot.messages import (
 log = get_logger(__name__)
 
 CURSOR = "matrix:next_batch"
+DIRECT = "m.direct"  # the account data that lists the bot's direct chats
 MAX_TEXT = 16_000  # characters of HTML per event, well inside the 64 KiB event limit
 CACHE_SECONDS = 300.0
 SYNC_TIMEOUT_MS = 30_000
@@ -82,10 +96,11 @@ PAGE = 100  # events per sync timeline and per /messages page
 
 
 def sync_filter(timeline_limit: int) -> dict[str, Any]:
-    """Only the rooms' timelines and state; at most ``timeline_limit`` events per room."""
+    """Only the rooms' timelines and state, and the bot's list of direct chats (``m.direct``);
+    at most ``timeline_limit`` events per room."""
     return {
         "presence": {"not_types": ["*"]},
-        "account_data": {"not_types": ["*"]},
+        "account_data": {"types": [DIRECT]},
         "room": {
             "timeline": {"limit": timeline_limit},
             "ephemeral": {"not_types": ["*"]},
@@ -191,6 +206,7 @@ class MatrixAdapter:
         self._seeded: set[tuple[str, str]] = set()
         self._unreadable: set[str] = set()  # encrypted rooms told that the bot cannot read
         self._join_tries: dict[str, int] = {}  # invites whose join failed for a moment
+        self._direct: DirectRooms | None = None  # read from ``m.direct`` at each start
 
     # -- life ----------------------------------------------------------------------------
 
@@ -244,6 +260,8 @@ class MatrixAdapter:
     async def sync_once(self) -> None:
         """One sync request and its batch, committed with its ``next_batch``."""
         first = self.since is None
+        if self._direct is None:
+            self._direct = await self._read_direct()
         if first:
             # nio syncs from its last answer when given no token: after a failed first try
             # that would skip the invites it brought. Start afresh instead.
@@ -255,11 +273,21 @@ class MatrixAdapter:
             full_state=self._full_state or None,
         )
         response = checked("sync", await self._network(request), SyncResponse)
+        self._read_direct_changes(response)
         await self._answer_invites(response)
         items: list[Inbound] = []
         unreadable: list[str] = []
+        direct = self._direct.person
+        gone = {room_id for room_id in response.rooms.leave if room_id in direct}
+        to_leave: set[str] = set()
         for room_id, info in response.rooms.join.items():
             events = [event.source for event in info.timeline.events]
+            partner = direct.get(room_id)
+            if partner is not None and not still_private(
+                [*(e.source for e in info.state), *events], partner, self.config.user_id
+            ):
+                to_leave.add(room_id)  # the person left, or someone else came
+                continue
             joined_now = _joined_at(events, self.config.user_id)
             if not self.config.encryption and _turned_encrypted(
                 [e.source for e in info.state], events, joined_now
@@ -272,7 +300,9 @@ class MatrixAdapter:
             for state in info.state:
                 self._translate_state(state.source, room_id)
             items.extend(self._translate_all(events, room_id))
-        items = list(await asyncio.gather(*(self._enrich(item) for item in items)))
+        await self._end_direct(gone, to_leave)  # before the commit: else tried again with it
+        enriched = await asyncio.gather(*(self._enrich(item) for item in items))
+        items = [item for item in enriched if item is not None]
         assert self._sink is not None
         await self._sink(items, Cursor(CURSOR, response.next_batch))
         self.since = response.next_batch
@@ -366,7 +396,7 @@ class MatrixAdapter:
 
     async def _answer_invites(self, response: SyncResponse) -> None:
         for room_id, info in response.rooms.invite.items():
-            inviter = None
+            inviter, is_direct = None, False
             for event in info.invite_state:
                 source = getattr(event, "source", {})
                 if (
@@ -374,9 +404,19 @@ class MatrixAdapter:
                     and source.get("state_key") == self.config.user_id
                 ):
                     inviter = source.get("sender")
-            if inviter and self.allowed_inviter(inviter):
+                    # (nio moves the content out of the source of the invite's events)
+                    content = getattr(event, "content", None) or source.get("content") or {}
+                    is_direct = content.get("is_direct") is True
+            direct = bool(inviter and is_direct and await self._may_talk_privately(inviter))
+            if inviter and (direct or self.allowed_inviter(inviter)):
                 joined = await self._network(self.client.join(room_id))
-                log.info("matrix.joined", room=room_id, inviter=inviter, ok=not _failed(joined))
+                log.info(
+                    "matrix.joined",
+                    room=room_id,
+                    inviter=inviter,
+                    direct=direct,
+                    ok=not _failed(joined),
+                )
                 if isinstance(joined, ErrorResponse) and joined.status_code not in PERMANENT:
                     # The invite comes down /sync once: a join refused for a moment (429,
                     # 5xx) is tried again with the whole sync, from the same token; but
@@ -387,15 +427,88 @@ class MatrixAdapter:
                     log.warning("matrix.join_given_up", room=room_id, tries=tries)
                 else:
                     self._join_tries.pop(room_id, None)
+                    if direct and not _failed(joined):
+                        assert self._direct is not None and inviter is not None
+                        await self._keep_direct(self._direct.with_room(room_id, inviter))
             else:
                 await self._network(self.client.room_leave(room_id))
-                log.info("matrix.invite_declined", room=room_id, inviter=inviter)
+                log.info("matrix.invite_declined", room=room_id, inviter=inviter, direct=is_direct)
 
     def allowed_inviter(self, user_id: str) -> bool:
         """``allowed_inviters``: user ids, or ``*:server`` patterns."""
         return any(
             fnmatch.fnmatchcase(user_id, pattern) for pattern in self.config.allowed_inviters
         )
+
+    # -- direct chats --------------------------------------------------------------------
+
+    async def _may_talk_privately(self, user_id: str) -> bool:
+        """A direct chat is for someone the bot may bring into a group, or who is a joined
+        member of a group room the bot is in: not for strangers."""
+        return self.allowed_inviter(user_id) or await self._shares_room(user_id)
+
+    async def _shares_room(self, user_id: str) -> bool:
+        rooms = checked(
+            "joined_rooms", await self._network(self.client.joined_rooms()), JoinedRoomsResponse
+        )
+        assert self._direct is not None
+        for room_id in rooms.rooms:
+            if room_id in self._direct.person:
+                continue  # a direct chat is no group
+            try:
+                people = await self.people(room_id)
+            except DeliveryError as exc:
+                if not exc.permanent:
+                    raise
+                continue  # left meanwhile
+            if user_id in people.names:
+                return True
+        return False
+
+    async def _read_direct(self) -> DirectRooms:
+        """The direct chats, from the bot's ``m.direct`` account data: an incremental sync
+        brings account data only when it changes, so it is read once at each start."""
+        response = await self._network(self.client.list_direct_rooms())
+        if isinstance(response, DirectRoomsErrorResponse) and response.status_code == "M_NOT_FOUND":
+            return DirectRooms()  # none yet
+        found = checked("direct_rooms", response, DirectRoomsResponse)
+        return DirectRooms.from_account_data(found.rooms)
+
+    def _read_direct_changes(self, response: SyncResponse) -> None:
+        """``m.direct`` changed (by us, or by another client of the bot's account)."""
+        for event in response.account_data_events:
+            if getattr(event, "type", None) == DIRECT:
+                self._direct = DirectRooms.from_account_data(getattr(event, "content", None))
+
+    async def _keep_direct(self, rooms: DirectRooms) -> None:
+        """Store the direct chats in ``m.direct`` (nio 0.26 has no call for writing account
+        data, so the request is built with its own ``Api`` helpers), then use them."""
+        path = Api._build_path(["user", self.config.user_id, "account_data", DIRECT])
+        body = json.dumps(rooms.account_data())
+        response = await self._network(self.client._send(EmptyResponse, "PUT", path, body))
+        checked("account_data", response, EmptyResponse)
+        self._direct = rooms
+
+    async def _end_direct(self, gone: set[str], to_leave: set[str]) -> None:
+        """Direct chats that are no longer: the bot leaves those whose person left (or that
+        someone else joined), and forgets them and those it is no longer in."""
+        if not gone and not to_leave:
+            return
+        for room_id in sorted(to_leave):
+            try:
+                checked(
+                    "leave",
+                    await self._network(self.client.room_leave(room_id)),
+                    RoomLeaveResponse,
+                )
+            except DeliveryError as exc:
+                if not exc.permanent:
+                    raise
+        for room_id in sorted(gone | to_leave):
+            self._rooms.pop(room_id, None)
+            log.info("matrix.direct_ended", room=room_id)
+        assert self._direct is not None
+        await self._keep_direct(self._direct.without(gone | to_leave))
 
     def _cannot_read(self, room_id: str, event_id: str) -> None:
         if self.config.encryption:  # no key for it (yet): the sender's client did not share it
@@ -406,11 +519,18 @@ class MatrixAdapter:
         self._unreadable.add(room_id)
         log.warning("matrix.encrypted_unreadable", room=room_id)
 
-    async def _enrich(self, item: Inbound) -> Inbound:
-        """Who the sender is in the room: name, mediator, member; how many people count."""
+    async def _enrich(self, item: Inbound) -> Inbound | None:
+        """Who the sender is in the room: name, mediator, member; how many people count.
+        In a direct chat: private, while the bot and its person are all who are in it
+        (None: nothing for the bot). Matrix tells nothing of a person's language."""
         room_id = item.chat.removeprefix(f"{PLATFORM}:")
         user = item.sender.removeprefix(f"{PLATFORM}:")
         people = await self.people(room_id)
+        partner = self._direct.person.get(room_id) if self._direct else None
+        if partner is not None:
+            if user != partner or people.names.keys() != {partner, self.config.user_id}:
+                return None
+            return dataclasses.replace(item, sender_name=people.names.get(user, user), private=True)
         return dataclasses.replace(
             item,
             sender_name=people.names.get(user, user),

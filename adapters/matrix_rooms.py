@@ -9,6 +9,10 @@ forgotten as soon as a state event that changes it passes through the sync. The 
   appear in no ``m.room.power_levels`` and whom matrix-nio reports at level 0);
 - the members who count for the quorum are the joined members minus the bot itself and the
   configured other bots.
+
+Also the bot's private chats (``DirectRooms``): rooms created as direct chats with it, kept
+in its ``m.direct`` account data, private while the bot and that one person are all the
+joined members.
 """
 
 from __future__ import annotations
@@ -77,3 +81,52 @@ def _int(value: object) -> int:
         return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return 0
+
+
+@dataclass(slots=True)
+class DirectRooms:
+    """The bot's private chats: room id -> the person it talks with there. Kept in the bot's
+    ``m.direct`` account data (``{user id: [room ids]}``, the Matrix standard)."""
+
+    person: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_account_data(cls, content: object) -> DirectRooms:
+        """Read leniently: the account data may have been written by another client."""
+        rooms = cls()
+        if isinstance(content, dict):
+            for user, room_ids in content.items():
+                if isinstance(user, str) and isinstance(room_ids, list):
+                    for room_id in room_ids:
+                        if isinstance(room_id, str):
+                            rooms.person[room_id] = user
+        return rooms
+
+    def account_data(self) -> dict[str, list[str]]:
+        content: dict[str, list[str]] = {}
+        for room_id, user in sorted(self.person.items()):
+            content.setdefault(user, []).append(room_id)
+        return content
+
+    def with_room(self, room_id: str, user_id: str) -> DirectRooms:
+        return DirectRooms({**self.person, room_id: user_id})
+
+    def without(self, room_ids: set[str]) -> DirectRooms:
+        return DirectRooms({r: u for r, u in self.person.items() if r not in room_ids})
+
+
+def still_private(events: list[dict[str, Any]], person: str, own_user_id: str) -> bool:
+    """Whether a direct room is still the bot's private chat with ``person`` after these
+    state and timeline events (in order): not once the person has left or been banned, or
+    someone else has joined."""
+    final: dict[str, str] = {}
+    for event in events:
+        if event.get("type") == "m.room.member" and isinstance(event.get("state_key"), str):
+            final[event["state_key"]] = str((event.get("content") or {}).get("membership"))
+    if final.get(person, "join") != "join":
+        return False
+    return not any(
+        membership == "join"
+        for user, membership in final.items()
+        if user not in (person, own_user_id)
+    )

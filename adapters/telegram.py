@@ -113,6 +113,17 @@ PRIVATE_MENU: tuple[tuple[str, str], ...] = (
 )
 
 
+# Telegram names languages by two-letter ISO 639-1 codes; CLDR (our catalogs) names
+# Tagalog by its standard form, Filipino ("fil"), which has none.
+_ISO_639_1 = {"fil": "tl"}
+
+
+def telegram_language(code: str) -> str:
+    """The language code Telegram uses for catalog ``code`` ("pt_BR" -> "pt")."""
+    language = code.split("_")[0]
+    return _ISO_639_1.get(language, language)
+
+
 class TelegramAdapter:
     """One bot account. ``load_cursor`` reads the stored offset (our database)."""
 
@@ -210,7 +221,7 @@ class TelegramAdapter:
             tr = get_translator(code, self.default_locale)
             for scope, menu in menus:
                 commands = [BotCommand(name, tr.gettext(text)) for name, text in menu]
-                language = None if code == self.default_locale else code.split("_")[0]
+                language = None if code == self.default_locale else telegram_language(code)
                 await self.bot.set_my_commands(commands, scope=scope, language_code=language)
                 if language is None:
                     await self.bot.set_my_commands(commands, scope=scope, language_code=code)

@@ -96,6 +96,10 @@ def _shortened(
             for p in view.positions[:positions]
         ),
         amendments=view.amendments[:amendments],
+        translations=tuple(
+            dataclasses.replace(t, text=render.excerpt(t.text, chars)) if chars < len(t.text) else t
+            for t in view.translations
+        ),
     )
     more = r.tr.gettext("Shortened to fit one message; everything: {p}status P{n}").format(
         p=r.prefix, n=view.number
@@ -146,8 +150,9 @@ def private_menu(r: render.Reader, languages: list[str]) -> tuple[tuple[Button, 
     return (names, (Button("🗳 " + r.tr.gettext("My open rounds"), buttons.MY_ROUNDS),))
 
 
-def start_private(r: render.Reader) -> str:
-    """/start in a private chat: what the bot is, and the person's language and time zone."""
+def start_private(r: render.Reader, menu: bool = True) -> str:
+    """/start in a private chat: what the bot is, and the person's language and time zone;
+    ``menu``: the answer carries the private menu's buttons (not on Matrix: no buttons)."""
     _ = r.tr.gettext
     return "\n".join(
         (
@@ -155,7 +160,12 @@ def start_private(r: render.Reader) -> str:
             _("Your language: {language}. Your time zone: {zone}.").format(
                 language=r.tr.locale.get_display_name(r.tr.locale), zone=r.timezone
             ),
-            _("Choose a language below, or see the rounds waiting for your position."),
+            _("Choose a language below, or see the rounds waiting for your position.")
+            if menu
+            else _(
+                "Send {p}lang <code> to choose a language, or {p}status to see the rounds "
+                "waiting for your position."
+            ).format(p=r.prefix),
             _(
                 "Send {p}remind on to be reminded here before a round closes while you have "
                 "not stated a position."

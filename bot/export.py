@@ -15,6 +15,16 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.splitlines() or [""])
 
 
+def _translation(tr: Translator, translation: dict[str, Any]) -> list[str]:
+    """A contributed translation of a clause version, under that version: marked as a
+    translation and credited (the version's text above stays the authoritative one)."""
+    head = tr.gettext("Translation into {language} by {name}:").format(
+        language=tr.language_name(translation["lang"]), name=translation["translator"]
+    )
+    quote = "\n".join("    " + line for line in _quote(translation["text"]).splitlines())
+    return ["  - " + head, "", quote, ""]
+
+
 def markdown(tr: Translator, data: dict[str, Any]) -> str:
     _ = tr.gettext
     out: list[str] = []
@@ -53,6 +63,9 @@ def markdown(tr: Translator, data: dict[str, Any]) -> str:
                         hash=f"`{v['hash'][:12]}`",
                     )
                 )
-            out.append("")
+                for translation in v.get("translations", ()):
+                    out += _translation(tr, translation)
+            if out[-1]:  # a translation ends with its blank line
+                out.append("")
     out.append(_("Charter record: {hash}").format(hash=f"`{data['chain_head']}`"))
     return "\n".join(out) + "\n"

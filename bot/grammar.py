@@ -115,6 +115,7 @@ COMMANDS: tuple[str, ...] = (
     "meeting",
     "renew",
     "repeal",
+    "translate",
     "status",
     "charter",
     "clause",
@@ -123,13 +124,24 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "timezone",
     "lang",
+    "grouplang",
     "remind",
     "help",
     "start",
 )
 
 MEDIATOR_COMMANDS: frozenset[str] = frozenset(
-    {"resolve", "next", "close", "schedule", "meeting", "settings", "mediator", "timezone"}
+    {
+        "resolve",
+        "next",
+        "close",
+        "schedule",
+        "meeting",
+        "settings",
+        "mediator",
+        "timezone",
+        "grouplang",
+    }
 )
 """Commands only mediators may use (``settings`` only when setting a value, ``meeting`` only
 when announcing or cancelling one)."""
@@ -354,6 +366,24 @@ def _repeal(rest: str) -> c.Repeal:
     return c.Repeal(clause, reason)
 
 
+_TRANSLATED = {"P": Kind.PROPOSAL, "C": Kind.CLAUSE}
+
+
+def _translate(rest: str) -> c.Translate:
+    """``/translate P3 ja <text>``, ``/translate C2 pt-br <text>``: the id must say which
+    kind it is (P or C); the shell checks the language as for ``/lang``."""
+    token, remainder = _split(rest)
+    token = _id_token(token)
+    kind = _TRANSLATED.get(token[:1].upper())
+    if kind is None:
+        raise UsageError("translate")
+    number = parse_number(token, kind)
+    lang, text = _split(remainder)
+    if not lang or not text:
+        raise UsageError("translate")
+    return c.Translate(kind.value, number, lang, text)
+
+
 def _status(rest: str) -> ShowStatus:
     return ShowStatus(_only_proposal("status", rest))
 
@@ -426,6 +456,13 @@ def _remind(rest: str) -> c.SetReminders:
     return c.SetReminders(_ON_OFF[word.lower()])
 
 
+def _grouplang(rest: str) -> c.ChangeSetting:
+    """``/grouplang en ja``: the group's languages, the first one the group's default."""
+    if not rest:
+        raise UsageError("grouplang")
+    return c.ChangeSetting("languages", " ".join(rest.replace(",", " ").split()))
+
+
 def _timezone(rest: str) -> c.ChangeSetting:
     zone, remainder = _split(rest)
     if not zone or remainder:
@@ -451,6 +488,7 @@ _HANDLERS: dict[str, Callable[[str], Request]] = {
     "meeting": _meeting,
     "renew": _renew,
     "repeal": _repeal,
+    "translate": _translate,
     "status": _status,
     "charter": _charter,
     "clause": _clause,
@@ -459,6 +497,7 @@ _HANDLERS: dict[str, Callable[[str], Request]] = {
     "export": _export,
     "timezone": _timezone,
     "lang": _lang,
+    "grouplang": _grouplang,
     "remind": _remind,
     "help": _help,
     "start": _start,

@@ -32,11 +32,14 @@ from babel import numbers as babel_numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.bidi import FSI, PDI, RLM, rtl_template
+
 __all__ = [
     "DOMAIN",
     "N_",
     "Translator",
     "available_locales",
+    "catalog_names",
     "clear_caches",
     "get_translator",
     "parse_locale",
@@ -74,7 +77,7 @@ def parse_locale(code: str | None) -> babel.Locale | None:
         return None
 
 
-def _catalog_names(locale: babel.Locale) -> list[str]:
+def catalog_names(locale: babel.Locale) -> list[str]:
     """Catalog directory names to try for a locale, most specific first:
     zh_Hant_TW -> zh_Hant_TW, zh_Hant, zh_TW, zh."""
     lang, script, territory = locale.language, locale.script, locale.territory
@@ -83,6 +86,12 @@ def _catalog_names(locale: babel.Locale) -> list[str]:
         names.append(f"{lang}_{script}")
     if territory:
         names.append(f"{lang}_{territory}")
+    if not script:
+        # "zh" is written in Han Simplified unless said otherwise (CLDR likely subtags):
+        # a reader of plain "zh" gets the zh_Hans catalog.
+        likely = str(babel.core.get_global("likely_subtags").get(lang, "")).split("_")
+        if len(likely) > 1 and len(likely[1]) == 4:
+            names.append(f"{lang}_{likely[1]}")
     names.append(lang)
     return list(dict.fromkeys(names))
 
@@ -133,7 +142,7 @@ def _compiled_catalog(name: str) -> bytes | None:
 def _translations(locale: babel.Locale) -> gettext.NullTranslations:
     """A chain of catalogs for ``locale`` (most specific first) ending in English."""
     chain: gettext.NullTranslations | None = None
-    for name in _catalog_names(locale):
+    for name in catalog_names(locale):
         data = _compiled_catalog(name)
         if data is None:
             continue
@@ -156,7 +165,7 @@ class Translator:
     English message is used instead, so a bad catalog entry never breaks a reply.
     """
 
-    __slots__ = ("locale", "_translations", "_escape", "_escaping")
+    __slots__ = ("locale", "_translations", "_escape", "_escaping", "_rtl")
 
     def __init__(
         self,
@@ -168,6 +177,8 @@ class Translator:
         self._translations = translations
         self._escape = escape
         self._escaping: Translator | None = None
+        # Right-to-left languages get their messages' ids and names isolated (bot.bidi).
+        self._rtl = locale.character_order == "right-to-left"
 
     def for_html(self) -> Translator:
         """This translator for HTML output: the message texts themselves are escaped
@@ -185,6 +196,16 @@ class Translator:
         return f"Translator({str(self.locale)!r})"
 
     @property
+    def line_start(self) -> str:
+        """What a line the bot composes itself (not from a message) starts with: a
+        right-to-left mark for a right-to-left reader (bot/bidi.py), else nothing."""
+        return RLM if self._rtl else ""
+
+    def isolate(self, text: str) -> str:
+        """Text of its own direction (a name) inside a right-to-left reader's line."""
+        return f"{FSI}{text}{PDI}" if self._rtl else text
+
+    @property
     def code(self) -> str:
         """The locale identifier, e.g. "es_ES"."""
         return str(self.locale)
@@ -195,6 +216,8 @@ class Translator:
         """Translate ``msgid``; format it with ``params`` only if any are given (so a
         message with literal braces and no parameters is returned as it is)."""
         text = self._translations.gettext(msgid)
+        if self._rtl:  # a shipped catalog is complete: every message is its own
+            text = rtl_template(text)
         if self._escape is not None:
             text, msgid = self._escape(text), self._escape(msgid)
         if not params:
@@ -206,6 +229,8 @@ class Translator:
         in the message, formatted for the locale ("1,001"), next to ``params``."""
         text = self._translations.ngettext(singular, plural, n)
         fallback = singular if n == 1 else plural
+        if self._rtl:
+            text = rtl_template(text)
         if self._escape is not None:
             text, fallback = self._escape(text), self._escape(fallback)
         return self._format(text, fallback, {"n": self.format_number(n), **params})
@@ -255,6 +280,12 @@ class Translator:
         """A time difference from now: positive is the future ("in 3 hours"), negative
         the past ("3 hours ago")."""
         return babel_dates.format_timedelta(delta, add_direction=True, locale=self.locale)
+
+    def language_name(self, code: str) -> str:
+        """A language's own name in the reader's language ("ja" -> "Japanese", "japonés")."""
+        locale = parse_locale(code)
+        name = locale.get_display_name(self.locale) if locale is not None else None
+        return name or code
 
     def format_list(self, items: Iterable[str], style: str = "standard") -> str:
         """Items joined the locale's way ("a, b and c", es "a, b y c"); ``style`` is a

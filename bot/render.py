@@ -111,7 +111,7 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
 
 
 def tally_line(r: Reader, tally: Tally) -> str:
-    return " · ".join(
+    return r.tr.line_start + " · ".join(
         f"{STANCE_ICON[k]} {r.tr.format_number(v)}" for k, v in tally.as_dict().items()
     )
 
@@ -127,6 +127,43 @@ def quoted(r: Reader, text: str) -> str:
 def block(r: Reader, text: str) -> str:
     """A proposal or clause text, set apart on its own lines."""
     return "\n".join("  " + r.markup.text(line) for line in text.splitlines() or [""])
+
+
+def translation_for(
+    r: Reader, translations: Sequence[q.TranslationView]
+) -> q.TranslationView | None:
+    """The translation ``r`` reads in place of the original: into their language (exactly,
+    else the same base language: pt_BR and pt), of the current text; one of an earlier
+    version (the newest) only when there is no current one. None: the original."""
+    code = r.tr.code.lower()
+    base = code.partition("_")[0]
+    fitting = [t for t in translations if t.lang.lower().partition("_")[0] == base]
+    if not fitting:
+        return None
+    return min(fitting, key=lambda t: (t.outdated, t.lang.lower() != code, -t.version))
+
+
+def text_for(r: Reader, text: str, translations: Sequence[q.TranslationView]) -> list[str]:
+    """A proposal's or clause's text as ``r`` reads it: a translation into their language
+    in its place, marked as one on the line above and credited to its translator, with the
+    original on the lines after it; else the original alone."""
+    chosen = translation_for(r, translations)
+    if chosen is None:
+        return [block(r, text)]
+    _ = r.tr.gettext
+    values = {
+        "language": r.tr.language_name(chosen.lang),
+        "name": r.markup.text(chosen.translator),
+        "v": chosen.version,
+    }
+    if chosen.outdated:
+        mark = _(
+            "🌐 Outdated translation into {language} by {name}, of version {v} (the original "
+            "below is authoritative):"
+        )
+    else:
+        mark = _("🌐 Translation into {language} by {name} (the original below is authoritative):")
+    return [mark.format(**values), block(r, chosen.text), _("Original:"), block(r, text)]
 
 
 def late_note(r: Reader, late: bool) -> str:
@@ -400,7 +437,9 @@ def _statements(r: Reader, items: tuple[e.Statement, ...], icon: str) -> list[st
     out = []
     for s in items:
         reason = t(s.reason) if s.reason else _("(no reason given)")
-        out.append(f"{icon} {t(s.name)}: {reason}" if s.name else f"{icon} {reason}")
+        name = r.tr.isolate(t(s.name)) if s.name else None
+        line = f"{icon} {name}: {reason}" if name else f"{icon} {reason}"
+        out.append(r.tr.line_start + line)
     return out
 
 
@@ -576,6 +615,11 @@ def _proposal_ended(r: Reader, ev: e.ProposalEnded) -> str:
 
 
 def _setting_changed(r: Reader, ev: e.SettingChanged) -> str:
+    if ev.key == "languages":
+        names = r.tr.format_list([r.tr.language_name(code) for code in ev.value.split()])
+        return r.tr.gettext(
+            "This group's languages are now {names}: announcements come in each of them."
+        ).format(names=names)
     return r.tr.gettext("Setting {key} is now {value}.").format(
         key=ev.key, value=r.markup.text(ev.value)
     )
@@ -593,6 +637,35 @@ def _mediator_changed(r: Reader, ev: e.MediatorChanged) -> str:
 
 def _language_set(r: Reader, ev: e.LanguageSet) -> str:
     return r.tr.gettext("I will write to you in English.")
+
+
+def _timezone_set(r: Reader, ev: e.TimezoneSet) -> str:
+    return r.tr.gettext("I will show you times in {zone}; it is {time} there now.").format(
+        zone=ev.zone, time=r.tr.format_datetime(r.now, ev.zone)
+    )
+
+
+def _translation_added(r: Reader, ev: e.TranslationAdded) -> str:
+    _ = r.tr.gettext
+    if ev.replaced:
+        head = _("{name} replaced the translation of {subject} (version {v}) into {language}.")
+    else:
+        head = _("{name} contributed a translation of {subject} (version {v}) into {language}.")
+    language = r.tr.language_name(ev.lang)
+    shown = f"status {ev.subject}" if ev.subject.startswith("P") else f"clause {ev.subject}"
+    return " ".join(
+        (
+            head.format(
+                name=r.markup.text(ev.translator),
+                subject=ev.subject,
+                v=ev.version,
+                language=language,
+            ),
+            _("Readers of {language} see it with the original in {p}{command}.").format(
+                language=language, p=r.prefix, command=shown
+            ),
+        )
+    )
 
 
 def _reminders_set(r: Reader, ev: e.RemindersSet) -> str:
@@ -656,7 +729,9 @@ _EVENTS: dict[type, Callable[[Reader, Any], str]] = {
     e.SettingChanged: _setting_changed,
     e.MediatorChanged: _mediator_changed,
     e.LanguageSet: _language_set,
+    e.TimezoneSet: _timezone_set,
     e.RemindersSet: _reminders_set,
+    e.TranslationAdded: _translation_added,
     e.MeetingAnnounced: _meeting_announced,
     e.MeetingReminder: _meeting_reminder,
     e.MeetingCancelled: _meeting_cancelled,
@@ -858,6 +933,13 @@ USAGE: dict[str, tuple[str, str]] = {
     ),
     "renew": (N_("{p}renew C<n>"), N_("start the renewal of a clause now")),
     "repeal": (N_("{p}repeal C<n> <reason>"), N_("propose to remove a clause")),
+    "translate": (
+        N_("{p}translate P<n>|C<n> <language> <text>"),
+        N_(
+            "translate the current text of a proposal or clause for readers of that language, "
+            "e.g. {p}translate P3 ja <text>; the original stays authoritative"
+        ),
+    ),
     "status": (N_("{p}status [P<n>]"), N_("open proposals, or one proposal in detail")),
     "charter": (N_("{p}charter"), N_("the clauses of this group's charter")),
     "clause": (N_("{p}clause C<n>"), N_("a clause: text, parties, versions, next review")),
@@ -866,9 +948,16 @@ USAGE: dict[str, tuple[str, str]] = {
     "export": (N_("{p}export [md|json]"), N_("the charter as Markdown or JSON")),
     "timezone": (
         N_("{p}timezone <Area/City>"),
-        N_("mediator: the group's time zone, e.g. {p}timezone Europe/Madrid"),
+        N_(
+            "mediator: the group's time zone, e.g. {p}timezone Europe/Madrid; "
+            "in a private chat with me: your own"
+        ),
     ),
     "lang": (N_("{p}lang <code>"), N_("the language I write to you in, e.g. {p}lang es")),
+    "grouplang": (
+        N_("{p}grouplang <code> [<code> ...]"),
+        N_("mediator: the group's languages; announcements come in each, e.g. {p}grouplang en ja"),
+    ),
     "remind": (
         N_("{p}remind on|off"),
         N_("in a private chat with me: remind you there of rounds you have not answered"),
@@ -972,7 +1061,7 @@ def status(r: Reader, v: q.ProposalView) -> str:
     lines.append(
         _("By {author} · text version {version}").format(author=t(v.author), version=v.version)
     )
-    lines.append(block(r, v.text))
+    lines += text_for(r, v.text, v.translations)
     if v.reason:
         lines.append(_("Reason: {reason}").format(reason=t(v.reason)))
     if v.closes_at:
@@ -1042,7 +1131,7 @@ def clause_text(r: Reader, c: q.ClauseView, full: bool = True) -> str:
     head = _("C{n} · version {v} · {status}").format(
         n=c.number, v=c.version, status=_(CLAUSE_STATUS.get(c.status, c.status))
     )
-    lines = [r.markup.bold(head), block(r, c.text)]
+    lines = [r.markup.bold(head), *text_for(r, c.text, c.translations)]
     if c.next_review and c.status == "active":
         lines.append(_("Next review: {date}.").format(date=r.tr.format_date(c.next_review)))
     if not full:

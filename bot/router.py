@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from bot import buttons, cards, render
 from bot import export as export_mod
 from bot import grammar as g
-from bot.i18n import available_locales, get_translator
+from bot.i18n import available_locales, catalog_names, get_translator, parse_locale
 from bot.logging import get_logger
 from bot.messages import Adapter, ButtonPressed, Cursor, Inbound, MessageIn, Outbound, Reaction
 from bot.outbox import enqueue
@@ -55,6 +55,7 @@ REPLIES = (
     e.AmendmentVoted,
     e.LanguageSet,
     e.RemindersSet,
+    e.TimezoneSet,
 )
 # Commands whose omitted proposal id a reply to the bot's message about it fills in.
 _NAMES_PROPOSAL = (c.StatePosition, c.Amend, c.Withdraw, c.Resolve, c.Next, c.Close)
@@ -217,6 +218,13 @@ class Router:
             request = self._mediator_command(adapter, msg, request)
         if isinstance(request, c.SetLanguage):
             request = c.SetLanguage(self._checked_language(request.code))
+        if isinstance(request, c.ChangeSetting) and request.key.strip().lower() == "languages":
+            # /grouplang and /settings languages: only languages the bot speaks
+            codes = request.value.replace(",", " ").split()
+            checked = " ".join(self._checked_language(code) for code in codes)
+            request = c.ChangeSetting("languages", checked)
+        if isinstance(request, c.Translate):  # a shipped locale, as for /lang ("pt-br": pt_BR)
+            request = dataclasses.replace(request, lang=self._checked_language(request.lang))
         if isinstance(request, g.Query):
             item.query = request
             if not isinstance(request, g.Help | g.Start) and not msg.private:
@@ -408,7 +416,7 @@ class Router:
             return
         reader = self._person_reader(session, msg)
         rows = None
-        if menu and self.adapters[msg.platform].caps.buttons:
+        if menu and self._has_menu(msg.platform):
             rows = cards.private_menu(reader, available_locales())
         enqueue(session, msg.platform, msg.chat, word(reader), self.clock.now(), buttons=rows)
 
@@ -546,7 +554,7 @@ class Router:
             subjects = [f"P{proposal}"]
         elif isinstance(ev, e.AmendmentVoted):
             subjects = [f"A{ev.amendment}"]
-        elif isinstance(ev, e.PositionStated | e.PositionRetracted):
+        elif isinstance(ev, e.PositionStated | e.PositionRetracted | e.TranslationAdded):
             subjects = [f"P{proposal}"]
         else:  # a phase changed: the proposal's card and its amendments' cards
             numbers = session.scalars(
@@ -590,11 +598,18 @@ class Router:
 
     @staticmethod
     def _checked_language(code: str) -> str:
+        """A shipped catalog's name for ``code``: as typed in any case ("pt-br" is pt_BR),
+        or by the locale Babel reads it as ("tl", Tagalog, is CLDR's "fil")."""
         wanted = code.strip().replace("-", "_")
         known = available_locales()
         for candidate in known:
             if candidate.lower() == wanted.lower():
                 return candidate
+        locale = parse_locale(wanted)
+        if locale is not None:
+            for name in catalog_names(locale):
+                if name in known:
+                    return name
         raise DomainError("bad_language", language=code[:16], known=tuple(known))
 
     def _announce_events(self, session: Session, events: list[e.Event]) -> None:
@@ -615,7 +630,9 @@ class Router:
             return
         for person_id, chat in ev.remind:
             person = session.get(Person, person_id)
-            code = (person.locale if person else None) or group.languages.split()[0]
+            code = (person.locale or person.language_hint if person else None) or (
+                group.languages.split()[0]
+            )
             zone = (person.timezone if person else None) or group.timezone
             text = render.private_reminder(self.reader(code, zone, adapter), ev)
             enqueue(session, platform, chat, text, now, ev.proposal)
@@ -700,7 +717,9 @@ class Router:
         if isinstance(req, g.Help):
             return partial(render.help_text, command=req.command)
         if isinstance(req, g.Start):
-            return cards.start_private if msg.private else render.start_text
+            if msg.private:
+                return partial(cards.start_private, menu=self._has_menu(msg.platform))
+            return render.start_text
         if msg.private:
             if isinstance(req, g.ShowStatus):
                 return self._private_status(s, msg, req)
@@ -731,6 +750,12 @@ class Router:
                 return lambda r: r.markup.text(text)
             return lambda r: r.markup.text(export_mod.markdown(r.tr, data))
         raise AssertionError(f"unhandled query {req!r}")
+
+    def _has_menu(self, platform: str) -> bool:
+        """The private menu's buttons can be shown (Telegram); Matrix's buttons are
+        reactions on cards, which a menu cannot be."""
+        caps = self.adapters[platform].caps
+        return caps.buttons and not caps.reactions
 
     def _private_status(self, s: Session, msg: Inbound, req: g.ShowStatus) -> Word:
         """In a private chat: the person's open rounds, or a proposal of one of their groups."""

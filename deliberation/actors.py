@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from types import EllipsisType
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
@@ -15,13 +16,13 @@ from deliberation import commands as c
 from deliberation.model import Group, Member, Person
 
 ENTER = (
-    select(Group.member_count, Person.name, Member.person_id)
+    select(Group.member_count, Person.name, Member.person_id, Person.language_hint)
     .select_from(Group)
     .outerjoin(Person, Person.id == bindparam("person"))
     .outerjoin(Member, and_(Member.group_id == Group.id, Member.person_id == bindparam("person")))
     .where(Group.id == bindparam("group"))
 )
-_PERSON_NAME = select(Person.name).where(Person.id == bindparam("person"))
+_PERSON = select(Person.name, Person.language_hint).where(Person.id == bindparam("person"))
 _SET_MEMBER_COUNT = (
     update(Group.__table__)
     .where(Group.id == bindparam("group"))
@@ -30,6 +31,11 @@ _SET_MEMBER_COUNT = (
 _ADD_PERSON = insert(Person.__table__)
 _RENAME_PERSON = (
     update(Person.__table__).where(Person.id == bindparam("person")).values(name=bindparam("name"))
+)
+_HINT_PERSON = (
+    update(Person.__table__)
+    .where(Person.id == bindparam("person"))
+    .values(language_hint=bindparam("hint"))
 )
 _ADD_MEMBER = insert(Member.__table__)
 _COUNT_MEMBER = (
@@ -50,14 +56,23 @@ def refresh(
     count: int | None,
     name: str | None,
     member: str | None,
+    hint: str | None | EllipsisType = ...,
 ) -> None:
-    """Apply what ``actor`` tells us, given the stored member count, name and membership."""
+    """Apply what ``actor`` tells us, given the stored member count, name, membership and
+    language hint (the language the platform says the person uses; ``...``: not read, as
+    on a vote's hot path, which leaves it to the person's next other command)."""
     if actor.member_count is not None and actor.member_count != count:
         conn.execute(_SET_MEMBER_COUNT, {**params(actor), "count": actor.member_count})
     if name is None:
-        conn.execute(_ADD_PERSON, {"id": actor.person, "name": actor.name})
-    elif name != actor.name:
-        conn.execute(_RENAME_PERSON, {**params(actor), "name": actor.name})
+        conn.execute(
+            _ADD_PERSON,
+            {"id": actor.person, "name": actor.name, "language_hint": actor.language_hint},
+        )
+    else:
+        if name != actor.name:
+            conn.execute(_RENAME_PERSON, {**params(actor), "name": actor.name})
+        if hint is not ... and actor.language_hint and actor.language_hint != hint:
+            conn.execute(_HINT_PERSON, {**params(actor), "hint": actor.language_hint})
     if actor.member and member is None:
         conn.execute(
             _ADD_MEMBER, {"group_id": actor.group, "person_id": actor.person, "joined_at": now}
@@ -72,10 +87,12 @@ def enter(
     row = conn.execute(ENTER, params(actor)).first()
     if row is None:
         new_group(actor.group)
-        count, name, member = 0, conn.execute(_PERSON_NAME, params(actor)).scalar(), None
+        person = conn.execute(_PERSON, params(actor)).first()
+        count, member = 0, None
+        name, hint = person if person is not None else (None, None)
     else:
-        count, name, member = row
-    refresh(conn, actor, now, count, name, member)
+        count, name, member, hint = row
+    refresh(conn, actor, now, count, name, member, hint)
 
 
 def eligible(group: Group) -> int:

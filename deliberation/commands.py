@@ -179,6 +179,17 @@ class SetReminders:
     on: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Translate:
+    """``/translate P3 ja <text>``: a member's translation of the current text of a proposal
+    (``kind`` "P") or a clause ("C"); ``lang`` is a locale code the shell has checked."""
+
+    kind: str  # "P" | "C"
+    number: int
+    lang: str
+    text: str
+
+
 Command = (
     Propose
     | Amend
@@ -200,6 +211,7 @@ Command = (
     | AnnounceMeeting
     | CancelMeeting
     | SetReminders
+    | Translate
     | Register
 )
 

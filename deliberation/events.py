@@ -255,6 +255,14 @@ class LanguageSet(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TimezoneSet(Event):
+    """A person chose their own time zone (``/timezone`` in a private chat)."""
+
+    person: str
+    zone: str
+
+
+@dataclass(frozen=True, slots=True)
 class MeetingAnnounced(Event):
     """A mediator announced a live meeting (``/meeting``); reminders follow."""
 
@@ -281,6 +289,19 @@ class MeetingCancelled(Event):
     by: str
     at: datetime  # when it would have been, and what about: so readers know which
     topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationAdded(Event):
+    """A member contributed a translation of one text version of a proposal or clause.
+    ``proposal`` is set for a proposal's text (its card shows the translation)."""
+
+    subject: str  # "P3" | "C2"
+    version: int
+    lang: str
+    translator: str
+    replaced: bool = False  # it took the place of an earlier translation of that version
+    proposal: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from deliberation.model import (
     Proposal,
     Round,
     Timer,
+    Translation,
 )
 from deliberation.phases import OPEN, Phase
 from deliberation.settings import SETTINGS
@@ -50,6 +51,18 @@ class AmendmentView:
     text: str | None
     support: int
     oppose: int
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationView:
+    """A member's translation of one text version; ``outdated``: the text has a later
+    version since (the translation is of an earlier one)."""
+
+    lang: str
+    text: str
+    translator: str
+    version: int
+    outdated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,7 @@ class ProposalView:
     scheduled: ScheduledRound | None = None  # the next round, as a mediator scheduled it
     earlier_concerns: tuple[PositionView, ...] = ()  # a renewal: at the clause's last adoption
     expires_at: datetime | None = None  # an objected proposal not resolved by then expires
+    translations: tuple[TranslationView, ...] = ()  # of its texts, newest version first
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +127,7 @@ class VersionView:
     adopted_at: datetime
     next_review: date | None
     hash: str
+    translations: tuple[TranslationView, ...] = ()  # of this version's text
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +141,7 @@ class ClauseView:
     adopted_at: datetime
     next_review: date | None
     versions: tuple[VersionView, ...]
+    translations: tuple[TranslationView, ...] = ()  # of its texts, newest version first
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +371,38 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
             if p.phase == "objected" and not p.scheduled_phase
             else None
         ),
+        translations=translations(s, f"P{p.id}", p.text_version),
     )
+
+
+def translations(s: Session, subject: str, current: int) -> tuple[TranslationView, ...]:
+    """The translations of a proposal's or clause's texts ("P3", "C2"), newest version
+    first, then by language; those of a version before ``current`` are outdated."""
+    return translations_of(s, {subject: current}).get(subject, ())
+
+
+def translations_of(s: Session, current: dict[str, int]) -> dict[str, tuple[TranslationView, ...]]:
+    """``translations`` of several subjects (subject -> its current version) in one read."""
+    if not current:
+        return {}
+    rows = s.execute(
+        select(Translation, Person.name)
+        .join(Person, Person.id == Translation.translator_id, isouter=True)
+        .where(Translation.subject.in_(current))
+        .order_by(Translation.subject, Translation.version.desc(), Translation.lang)
+    ).all()
+    found: dict[str, list[TranslationView]] = {}
+    for t, name in rows:
+        found.setdefault(t.subject, []).append(
+            TranslationView(
+                lang=t.lang,
+                text=t.text,
+                translator=name or t.translator_id.partition(":")[2],
+                version=t.version,
+                outdated=t.version < current[t.subject],
+            )
+        )
+    return {subject: tuple(views) for subject, views in found.items()}
 
 
 def last_adoption_concerns(s: Session, clause_id: int) -> list[dict[str, Any]]:
@@ -395,7 +442,10 @@ def _entries(s: Session) -> dict[int, ChainEntry]:
 
 
 def _clause_view(
-    c: Clause, versions: list[ClauseVersion], entries: dict[int, ChainEntry]
+    c: Clause,
+    versions: list[ClauseVersion],
+    entries: dict[int, ChainEntry],
+    translated: tuple[TranslationView, ...] = (),
 ) -> ClauseView:
     return ClauseView(
         number=c.id,
@@ -417,9 +467,11 @@ def _clause_view(
                 adopted_at=v.adopted_at,
                 next_review=v.next_review,
                 hash=entries[v.entry_seq].hash if v.entry_seq in entries else "",
+                translations=tuple(t for t in translated if t.version == v.version),
             )
             for v in versions
         ),
+        translations=translated,
     )
 
 
@@ -434,7 +486,7 @@ def clause(s: Session, number: int) -> ClauseView:
             .order_by(ClauseVersion.version)
         )
     )
-    return _clause_view(c, versions, _entries(s))
+    return _clause_view(c, versions, _entries(s), translations(s, f"C{c.id}", c.version))
 
 
 def charters(s: Session, charter_id: str | None = None) -> list[CharterView]:
@@ -453,6 +505,7 @@ def charters(s: Session, charter_id: str | None = None) -> list[CharterView]:
             .where(ClauseVersion.clause_id.in_([c.id for c in clauses]))
             .order_by(ClauseVersion.clause_id, ClauseVersion.version)
         ).all()
+        translated = translations_of(s, {f"C{c.id}": c.version for c in clauses})
         by_clause: dict[int, list[ClauseVersion]] = {}
         for v in all_versions:
             by_clause.setdefault(v.clause_id, []).append(v)
@@ -466,7 +519,12 @@ def charters(s: Session, charter_id: str | None = None) -> list[CharterView]:
                 ch.id,
                 ch.name,
                 parties,
-                tuple(_clause_view(c, by_clause.get(c.id, []), entries) for c in clauses),
+                tuple(
+                    _clause_view(
+                        c, by_clause.get(c.id, []), entries, translated.get(f"C{c.id}", ())
+                    )
+                    for c in clauses
+                ),
             )
         )
     return views
@@ -508,6 +566,16 @@ def export_json(s: Session, charter_id: str | None = None) -> dict[str, Any]:
                                 "concerns": [dict(x) for x in v.concerns],
                                 "parties": list(v.parties),
                                 "hash": v.hash,
+                                "translations": [
+                                    {
+                                        "lang": t.lang,
+                                        "text": t.text,
+                                        "translator": t.translator,
+                                        "version": t.version,
+                                        "outdated": t.outdated,
+                                    }
+                                    for t in v.translations
+                                ],
                             }
                             for v in c.versions
                         ],

@@ -58,6 +58,7 @@ from deliberation.model import (
     Round,
     TextVersion,
     Timer,
+    Translation,
 )
 from deliberation.phases import (
     OPEN_PHASES,
@@ -108,6 +109,8 @@ _COMMAND_WORDS: dict[type, str] = {
     c.AnnounceMeeting: "meeting",
     c.CancelMeeting: "meeting",
 }
+
+_SETTING_COMMANDS = {"timezone": "timezone", "languages": "grouplang"}
 
 # The phase an omitted proposal id is looked for in, per command.
 _IMPLIED_PHASES: dict[type, tuple[Phase, ...]] = {
@@ -226,9 +229,9 @@ class Deliberation:
                 for timer, (timer_id, kind) in zip(timers, claimed, strict=True):
                     if timer_id in failed:
                         continue
-                    if timer.done_at is not None:
-                        continue  # done meanwhile by one before it (a reminder cancelled)
                     try:
+                        if timer.done_at is not None:
+                            continue  # done meanwhile by one before it (a reminder cancelled)
                         # Done before its work runs, as the work may look at pending timers.
                         # (A plain UPDATE: marked as an ORM change it would cost a flush.)
                         s.connection().execute(
@@ -378,6 +381,9 @@ class _Work:
         assert group is not None
         if isinstance(command, c.MEDIATOR_ONLY) and not self.is_mediator(group, actor):
             word = _COMMAND_WORDS.get(type(command), type(command).__name__.lower())
+            if isinstance(command, c.ChangeSetting):
+                # the settings with commands of their own (/timezone, /grouplang)
+                word = _SETTING_COMMANDS.get(command.key.strip().lower(), word)
             raise DomainError("not_mediator", command=word)
         handler = getattr(self, "do_" + type(command).__name__)
         return handler(group, actor, command) + self.followups
@@ -385,19 +391,37 @@ class _Work:
     def in_private(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
         """A private chat is no group: a person may only set their own language there, and
         ask for private reminders (in this chat)."""
-        if not isinstance(command, c.SetLanguage | c.Register | c.SetReminders):
+        own_zone = isinstance(command, c.ChangeSetting) and command.key == "timezone"
+        if not (own_zone or isinstance(command, c.SetLanguage | c.Register | c.SetReminders)):
             raise DomainError("group_only")
         person = self.s.get(Person, actor.person)
         if person is None:
-            self.s.add(Person(id=actor.person, name=actor.name))
+            person = Person(id=actor.person, name=actor.name)
+            self.s.add(person)
         elif person.name != actor.name:
             person.name = actor.name
+        if actor.language_hint:
+            person.language_hint = actor.language_hint
         self.s.flush()
         if isinstance(command, c.Register):
             return []
         if isinstance(command, c.SetReminders):
             return self.set_reminders(actor, command)
+        if isinstance(command, c.ChangeSetting):
+            return self.set_own_timezone(actor, person, command.value)
         return self.set_language(actor, command)
+
+    def set_own_timezone(self, actor: c.Actor, person: Person, value: str) -> list[e.Event]:
+        """``/timezone Area/City`` in a private chat: the person's own time zone, used for
+        what the bot writes to them (replies, private reminders)."""
+        parse, expected = SETTINGS["timezone"]
+        try:
+            zone = parse(value)
+        except KeyError:
+            raise DomainError("bad_setting_value", key="timezone", expected=expected) from None
+        person.timezone = zone
+        self.s.flush()
+        return [e.TimezoneSet(group=actor.group, person=actor.name, zone=zone)]
 
     def enter(self, actor: c.Actor) -> None:
         actors.enter(self.s.connection(), actor, self.now, self._new_group)
@@ -1525,6 +1549,60 @@ class _Work:
         person.remind_chat = actor.group if cmd.on else None
         self.s.flush()
         return [e.RemindersSet(group=actor.group, person=actor.name, on=cmd.on)]
+
+    # -- translations ------------------------------------------------------------------
+
+    def do_Translate(self, group: Group, actor: c.Actor, cmd: c.Translate) -> list[e.Event]:
+        """A member's translation of the current text of a proposal or clause, credited to
+        them. A second translation of the same version into the same language takes the
+        place of the first (credited to its translator); the original stays authoritative.
+        The language code comes checked by the shell (as for ``/lang``)."""
+        lang = cmd.lang.strip()
+        if not lang or len(lang) > 16:
+            raise DomainError("bad_language", language=lang[:16], known=())
+        if cmd.kind == "P":
+            proposal = self.proposal(group.id, cmd.number, cmd, lock=False)
+            number, version = proposal.id, proposal.text_version
+        elif cmd.kind == "C":
+            clause = self.clause(group, cmd.number)
+            number, version = clause.id, clause.version
+        else:
+            raise DomainError("bad_id", kind="P", given=f"{cmd.kind}{cmd.number}"[:20])
+        text = self._text(cmd.text, "translate")
+        subject = f"{cmd.kind}{number}"
+        found = self.s.scalars(
+            select(Translation).where(
+                Translation.subject == subject,
+                Translation.version == version,
+                Translation.lang == lang,
+            )
+        ).first()
+        if found is None:
+            self.s.add(
+                Translation(
+                    subject=subject,
+                    version=version,
+                    lang=lang,
+                    text=text,
+                    translator_id=actor.person,
+                    group_id=group.id,
+                    created_at=self.now,
+                )
+            )
+        else:
+            found.text, found.translator_id, found.created_at = text, actor.person, self.now
+        self.s.flush()
+        return [
+            e.TranslationAdded(
+                group=group.id,
+                subject=subject,
+                version=version,
+                lang=lang,
+                translator=actor.name,
+                replaced=found is not None,
+                proposal=number if cmd.kind == "P" else None,
+            )
+        ]
 
     # -- meetings ----------------------------------------------------------------------
 

@@ -154,6 +154,20 @@ def _zones() -> dict[str, str]:
     return {name.lower(): name for name in available_timezones()}
 
 
+MAX_GROUP_LANGUAGES = 5  # every announcement carries each language: keep it readable
+
+
+def _parse_languages(value: str) -> str:
+    """``en ja``: one to five locale codes, no repeats. Which languages the bot speaks is
+    the shell's to check (it has the catalogs); the engine keeps the form."""
+    codes = value.replace(",", " ").split()
+    if not 1 <= len(codes) <= MAX_GROUP_LANGUAGES or len(set(codes)) != len(codes):
+        raise ValueError(value)
+    if not all(code.replace("_", "").isalnum() and len(code) <= 16 for code in codes):
+        raise ValueError(value)
+    return " ".join(codes)
+
+
 def _parse_zone(value: str) -> str:
     """An IANA time zone name, in any letter case ("europe/madrid" is Europe/Madrid)."""
     return _zones()[value.strip().lower()]  # KeyError: not a zone
@@ -172,6 +186,7 @@ SETTINGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "named_votes": (_parse_bool, "on | off"),
     "show_tally": (_choice("live", "after_vote", "after_close"), "live | after_vote | after_close"),
     "public": (_parse_bool, "on | off"),
+    "languages": (_parse_languages, "1 to 5 language codes, e.g. en ja"),
     "timezone": (_parse_zone, "Europe/Madrid | America/Sao_Paulo | UTC | … (IANA)"),
     "reminders_before_close": (canonical_lead_times, "e.g. 24h 1h (at most 5 durations) | none"),
     "renewal_reminders": (canonical_lead_times, "e.g. 30d 7d 1d (at most 5 durations) | none"),

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYBABEL=${PYBABEL:-.venv/bin/pybabel}
-"$PYBABEL" extract -F babel.cfg -k _ -k n_:1,2 -k ngettext:1,2 -k N_ \
+"$PYBABEL" extract -F pyproject.toml -k _ -k n_:1,2 -k ngettext:1,2 -k N_ \
   --project=charterbot --copyright-holder="charterbot contributors" \
   --no-location --sort-output -o locales/charterbot.pot .
 for po in locales/*/LC_MESSAGES/charterbot.po; do

@@ -14,7 +14,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import peewee
@@ -262,6 +262,14 @@ def meeting(bot: RunningMatrixBot, creator: Person, *others: Person, **options: 
     return room
 
 
+def direct_chat(bot: RunningMatrixBot, someone: Person) -> str:
+    """A direct chat ``someone`` opened with the bot (as clients do: ``is_direct``), once the
+    bot has joined it; its id."""
+    room = someone.create_room(invite=[bot.user_id], is_direct=True)
+    wait_for(lambda: bot.user_id in joined(someone, room), "the bot to join the direct chat")
+    return room
+
+
 class RunningMatrixBot:
     """The bot on ``db_url`` with ``account``'s Matrix login; ``restart`` keeps the store."""
 
@@ -320,6 +328,12 @@ class RunningMatrixBot:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the bot's manual clock, carrying out each deadline on the way (and
+        delivering what it says), as the Telegram harness does."""
+        assert self._runner is not None
+        self._runner.call(self.app.advance(delta), timeout=60)
 
     def close(self) -> None:
         self.stop()

@@ -6,12 +6,15 @@ PostgreSQL leg runs on a real server the tests start on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import Session
 
 from deliberation import commands as c
 from deliberation import events as e
@@ -23,13 +26,15 @@ from deliberation.model import (
     ClauseVersion,
     Group,
     Member,
+    OutboxItem,
     Person,
     Position,
     PositionChange,
+    Proposal,
     Round,
     Timer,
 )
-from deliberation.services import Deliberation
+from deliberation.services import STALE_RETRIES, Deliberation
 from deliberation.settings import Defaults
 from deliberation.store.db import Database, is_memory
 from deliberation.store.migrate import is_current, upgrade
@@ -358,6 +363,163 @@ def test_a_deadline_whose_write_fails_is_set_aside_too(db: Database, clock: Manu
         failed = uow.session.scalars(select(Timer.proposal_id).where(Timer.claimed_by == "failed"))
         assert failed.all() == [first]
     assert engine.run_due_timers() == []
+
+
+def record_announcements(session: Session, events: list[e.Event]) -> None:
+    """A ``before_commit`` hook like the router's: an outbox row per event, written in the
+    sweep's transaction (so it must stand or go with the work it reports)."""
+    for ev in events:
+        proposal = getattr(ev, "proposal", None)
+        session.add(
+            OutboxItem(
+                platform="console",
+                chat=ev.group,
+                text=type(ev).__name__,
+                proposal_id=proposal,
+                created_at=START,
+            )
+        )
+
+
+@contextlib.contextmanager
+def another_writer(db: Database, number: int, times: int) -> Iterator[list[str]]:
+    """Another writer changes proposal ``number`` just as the sweep is about to write it
+    (the session's ``before_flush`` with the proposal among the changes), the first
+    ``times`` times. On PostgreSQL it commits through a connection of its own, as a command
+    in another process would, so the sweep's versioned ``UPDATE`` finds a newer row. On
+    SQLite the sweep's ``BEGIN IMMEDIATE`` shuts every other connection out, so it writes
+    through the sweep's own connection: the sweep still meets a newer row, and the change
+    goes when the sweep's transaction rolls back."""
+    changes: list[str] = []
+    change = text("UPDATE proposals SET text = :text, version = version + 1 WHERE id = :id")
+
+    def before_flush(session: Session, _context: object, _instances: object) -> None:
+        if len(changes) >= times:
+            return
+        if not any(isinstance(obj, Proposal) and obj.id == number for obj in session.dirty):
+            return
+        changes.append(f"Changed meanwhile {len(changes) + 1}")
+        params = {"text": changes[-1], "id": number}
+        if db.dialect == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(change, params)
+        else:
+            session.connection().execute(change, params)
+
+    event.listen(Session, "before_flush", before_flush)
+    try:
+        yield changes
+    finally:
+        event.remove(Session, "before_flush", before_flush)
+
+
+def three_due_deadlines(db: Database, clock: ManualClock) -> tuple[Deliberation, list[int]]:
+    """Three proposals whose amendment phases (one hour) closed a minute apart, all due."""
+    engine = Deliberation(db, clock, Defaults(amendment_hours=1, quorum_min=1))
+    numbers = []
+    for index in range(3):
+        (opened,) = engine.handle(actor("alice", True), c.Propose(f"Text {index}"))
+        numbers.append(opened.proposal)  # type: ignore[attr-defined]
+        clock.advance(timedelta(minutes=1))
+    clock.advance(timedelta(hours=2))
+    return engine, numbers
+
+
+def test_a_deadline_meeting_a_concurrent_change_is_carried_out_once_on_the_fresh_row(
+    db: Database, clock: ManualClock
+) -> None:
+    engine, numbers = three_due_deadlines(db, clock)
+    first, middle, last = numbers
+    with another_writer(db, middle, times=1) as changes:
+        events = engine.run_due_timers(record_announcements)
+    assert changes == ["Changed meanwhile 1"]  # the sweep met a newer row of the middle one
+
+    opened = [ev for ev in events if isinstance(ev, e.ConsentOpened)]
+    assert [ev.proposal for ev in opened] == numbers and len(events) == 3  # once each, in order
+    committed = db.dialect == "postgresql"  # the other writer's change stood
+    assert opened[1].text == ("Changed meanwhile 1" if committed else "Text 1")
+    with db.unit_of_work(write=False) as uow:
+        s = uow.session
+        proposals = {p.id: p for p in s.scalars(select(Proposal))}
+        assert {p.phase for p in proposals.values()} == {"consent"}
+        assert proposals[middle].text == opened[1].text  # carried out on the row as stored
+        # One write by the sweep each, on top of the other writer's.
+        assert [proposals[n].version for n in numbers] == [2, 3 if committed else 2, 2]
+        closes = s.scalars(select(Timer).where(Timer.kind == "close_amendment")).all()
+        assert [(t.proposal_id, t.claimed_by) for t in closes] == [(n, None) for n in numbers]
+        assert all(t.done_at == clock.now() for t in closes)
+        consent = s.scalars(select(Round.proposal_id).where(Round.phase == "consent"))
+        assert sorted(consent.all()) == numbers
+        # What the hook wrote went with the try that was rolled back, and came again once.
+        announced = s.scalars(select(OutboxItem.proposal_id).order_by(OutboxItem.id))
+        assert announced.all() == [first, middle, last]
+    assert engine.run_due_timers() == []
+
+
+def test_a_deadline_that_keeps_meeting_changes_is_set_aside(
+    db: Database, clock: ManualClock
+) -> None:
+    engine, numbers = three_due_deadlines(db, clock)
+    first, middle, last = numbers
+    with another_writer(db, middle, times=STALE_RETRIES + 2) as changes:
+        events = engine.run_due_timers(record_announcements)
+    assert len(changes) == STALE_RETRIES + 1  # tried, tried again STALE_RETRIES times, no more
+
+    assert [ev.proposal for ev in events if isinstance(ev, e.ConsentOpened)] == [first, last]
+    with db.unit_of_work(write=False) as uow:
+        s = uow.session
+        closes = s.scalars(select(Timer).where(Timer.kind == "close_amendment")).all()
+        assert [(t.proposal_id, t.claimed_by) for t in closes] == [
+            (first, None),
+            (middle, "failed"),
+            (last, None),
+        ]
+        set_aside = s.get(Proposal, middle)
+        assert set_aside is not None and set_aside.phase == "amendment"
+        announced = s.scalars(select(OutboxItem.proposal_id).order_by(OutboxItem.id))
+        assert announced.all() == [first, last]
+    assert engine.run_due_timers() == []
+
+
+def test_a_failing_deadline_in_a_due_batch_is_set_aside_and_the_others_stand(
+    db: Database, clock: ManualClock
+) -> None:
+    """Three deadlines fall due together. The middle one's close cannot be written (a round
+    is in the way of the consent round it would open): it is set aside, its proposal left as
+    it was, and the deadlines before and after it are carried out, each once, with what the
+    ``before_commit`` hook wrote for them."""
+    engine, numbers = three_due_deadlines(db, clock)
+    first, middle, last = numbers
+    with db.unit_of_work() as uow:
+        uow.session.add(Round(proposal_id=middle, number=1, phase="consent", opened_at=START))
+        uow.commit()
+
+    events = engine.run_due_timers(record_announcements)
+
+    assert [ev.proposal for ev in events if isinstance(ev, e.ConsentOpened)] == [first, last]
+    assert len(events) == 2
+    with db.unit_of_work(write=False) as uow:
+        s = uow.session
+        closes = s.scalars(select(Timer).where(Timer.kind == "close_amendment")).all()
+        assert [(t.proposal_id, t.claimed_by) for t in closes] == [
+            (first, None),
+            (middle, "failed"),
+            (last, None),
+        ]
+        assert all(t.done_at == clock.now() for t in closes)
+        proposals = {p.id: p for p in s.scalars(select(Proposal))}
+        assert [(proposals[n].phase, proposals[n].version) for n in numbers] == [
+            ("consent", 2),
+            ("amendment", 1),
+            ("consent", 2),
+        ]
+        amendment_round = s.scalars(
+            select(Round).where(Round.proposal_id == middle, Round.phase == "amendment")
+        ).one()
+        assert amendment_round.closed_at is None
+        announced = s.scalars(select(OutboxItem.proposal_id).order_by(OutboxItem.id))
+        assert announced.all() == [first, last]
+    assert engine.run_due_timers() == []  # nothing left blocking
 
 
 def test_a_batch_commits_together_and_refuses_one_by_one(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.telegram import MEDIATOR_MENU, MENU, PRIVATE_MENU
+from adapters.telegram import MEDIATOR_MENU, MENU, PRIVATE_MENU, telegram_language
 from bot import grammar, render
 from bot.i18n import available_locales, get_translator
 from deliberation.errors import DomainError
@@ -459,7 +459,7 @@ def test_refusals_quoting_the_input_show_it_literally(bot: RunningBot) -> None:
     before = snapshot(bot)
     for text, expected in (
         ("/settings <b>bold</b> 1", "There is no setting “<b>bold</b>”. Settings: rule,"),
-        ("/lang <b>bold</b>", "I do not speak “<b>bold</b>”. Languages: en, es"),
+        ("/lang <b>bold</b>", "I do not speak “<b>bold</b>”. Languages: ar, de, en, es"),
         ("/frob<b>x</b>", "I do not know the command /frob<b>x</b>. /help lists"),
         ("/clause C<b>1</b>", "“C<b>1</b>” is not a valid id: expected C followed by"),
         ("/consent P1 & <b>more</b>", "Usage: /consent P<n>"),
@@ -513,15 +513,13 @@ def test_a_proposal_of_the_maximum_length_is_posted_whole_in_parts(bot: RunningB
 
 
 def test_a_long_proposal_in_a_group_with_two_languages(bot: RunningBot) -> None:
-    """There is no ``/grouplang`` command yet: the group's languages are set in the store."""
+    """A mediator sets the group's languages with /grouplang; cards carry both."""
     api = bot.api
-    assert "grouplang" not in grammar.COMMANDS
     say(bot, GROUP, ALICE, "/settings quorum_min 1")
-    with bot.db.unit_of_work() as uow:
+    say(bot, GROUP, ALICE, "/grouplang en es")
+    with bot.db.unit_of_work(write=False) as uow:
         group = uow.session.get(Group, f"telegram:{GROUP}")
-        assert group is not None
-        group.languages = "en es"
-        uow.commit()
+        assert group is not None and group.languages == "en es"
     text = long_text()
     say(bot, GROUP, ALICE, "/propose " + text)
     card_id = card(bot, GROUP, "P1 ·")
@@ -662,7 +660,7 @@ def test_the_command_menu_is_set_in_every_language_and_scope(
     assert english is not None and [c["command"] for c in english] == names
     assert "es" in available_locales()
     for code in available_locales():
-        menu = api.commands_for(scope, code.split("_")[0])
+        menu = api.commands_for(scope, telegram_language(code))
         assert menu is not None, (scope, code)
         assert [c["command"] for c in menu] == names
         if code != "en":

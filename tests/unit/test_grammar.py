@@ -39,6 +39,7 @@ from deliberation.commands import (
     SetReminders,
     Stance,
     StatePosition,
+    Translate,
     VoteAmendment,
     Withdraw,
 )
@@ -407,7 +408,7 @@ REQUEST_TYPES = (
     Propose, Amend, VoteAmendment, AcceptAmendment, StatePosition, Withdraw, Resolve, Next,
     Close, Renew, Repeal, ChangeSetting, SetLanguage, SetReminders,
     Help, Start, ShowStatus, ShowCharter, ShowClause, ShowSettings, Export, MediatorRequest,
-    AnnounceMeeting, CancelMeeting, g.ListMeetings,
+    AnnounceMeeting, CancelMeeting, g.ListMeetings, Translate,
 )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from adapters.matrix_events import (
     strip_reply_fallback,
     translate,
 )
-from adapters.matrix_rooms import read_state
+from adapters.matrix_rooms import DirectRooms, read_state, still_private
 from bot import buttons
 from bot.messages import MessageIn, Reaction
 
@@ -150,3 +150,33 @@ def test_reactions_stand_for_the_cards_buttons() -> None:
     assert buttons.from_reaction("A5", "👍") == "a5:+"
     assert buttons.from_reaction("A5", "✅") is None  # not a button of an amendment's card
     assert buttons.from_reaction("P12", "🎉") is None
+
+
+def member(user: str, membership: str) -> dict[str, Any]:
+    return event("m.room.member", {"membership": membership}, sender=user, state_key=user)
+
+
+def test_direct_rooms_round_trip_through_m_direct_and_ignore_junk() -> None:
+    content = {
+        "@ann:localhost": ["!a:localhost", "!b:localhost", 7],
+        "@bob:localhost": "!c:localhost",  # not a list: not ours to read
+        5: ["!d:localhost"],
+    }
+    rooms = DirectRooms.from_account_data(content)
+    assert rooms.person == {"!a:localhost": "@ann:localhost", "!b:localhost": "@ann:localhost"}
+    more = rooms.with_room("!e:localhost", "@cy:localhost").without({"!a:localhost"})
+    assert more.account_data() == {
+        "@ann:localhost": ["!b:localhost"],
+        "@cy:localhost": ["!e:localhost"],
+    }
+    assert DirectRooms.from_account_data(None).person == {}
+
+
+def test_a_direct_room_is_private_while_only_its_person_and_the_bot_are_in_it() -> None:
+    ann = "@ann:localhost"
+    assert still_private([member(ann, "join"), member(BOT, "join")], ann, BOT)
+    assert still_private([member("@cy:localhost", "invite")], ann, BOT)  # not joined (yet)
+    assert not still_private([member(ann, "leave")], ann, BOT)
+    assert not still_private([member(ann, "ban")], ann, BOT)
+    assert not still_private([member("@cy:localhost", "join")], ann, BOT)
+    assert still_private([member(ann, "leave"), member(ann, "join")], ann, BOT)
