@@ -502,6 +502,17 @@ def _decided(r: Reader, ev: e.Decided) -> str:
                 n=ev.proposal, rule=_(RULE_NAME.get(ev.rule, ev.rule))
             )
         lines += [r.markup.bold(why), tally_line(r, ev.tally) + " · " + count]
+        if ev.verdict is Verdict.NO_QUORUM and ev.quorum and ev.eligible:
+            lines.append(
+                _(
+                    "Taking part: {share}; the quorum is {quorum} of the members, "
+                    "and at least {min}."
+                ).format(
+                    share=r.tr.format_percent(ev.tally.stated / ev.eligible),
+                    quorum=r.tr.format_percent(float(ev.quorum)),
+                    min=r.tr.format_number(ev.quorum_min),
+                )
+            )
         lines += _statements(r, ev.objections, STANCE_ICON["object"])
     return "\n".join(lines)
 

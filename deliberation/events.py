@@ -160,6 +160,8 @@ class Decided(Event):
     next_review: date | None = None
     chain_head: str | None = None
     late: bool = False
+    quorum: str = ""  # the group's quorum then (a decimal fraction) and its minimum
+    quorum_min: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1115,6 +1115,8 @@ class _Work:
             tally=tally,
             eligible=eligible,
             rule=group.rule,
+            quorum=group.quorum,
+            quorum_min=group.quorum_min,
             objections=self.statements(group, round_.id, c.Stance.OBJECT),
             concerns=self.statements(group, round_.id, c.Stance.CONCERN),
             clause=proposal.clause_id,

@@ -82,3 +82,22 @@ def test_tagalog_is_filipino_by_either_code(console: Console) -> None:
     assert filipino != "I will write to you in English."
     assert console.say(":members main alice\nalice: /lang tl") == [f"bot: {filipino}"]
     assert console.say("alice: /lang fil") == [f"bot: {filipino}"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "Taking part: 25%; the quorum is 50% of the members, and at least 2."),
+        ("fr", "Participation\u00a0: 25\u00a0%\u00a0; le quorum est de 50\u00a0% des membres"),
+        ("de", "Beteiligung: 25\u00a0%; das Quorum ist 50\u00a0% der Mitglieder"),
+    ],
+)
+def test_a_missed_quorum_is_told_in_percentages_of_the_readers_locale(
+    locale: str, expected: str
+) -> None:
+    console = Console({"CHARTERBOT_BOT_DEFAULT_LOCALE": locale})
+    out = console.text(
+        ":members main alice bob carol dave\nalice: /propose X\nalice: /next P1\n"
+        "alice: /consent P1\n:advance 3d"
+    )
+    assert expected in out
