@@ -22,7 +22,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -93,6 +93,12 @@ MAX_REASON = 1000
 STALE_RETRIES = 3
 # Due timers claimed per transaction by ``run_due_timers`` (docs/benchmarks.md, "Timers").
 TIMER_BATCH = 100
+# A claimed timer marked done just before its work runs (built once: a sweep runs it often).
+_TIMER_DONE = (
+    update(Timer.__table__)
+    .where(Timer.__table__.c.id == bindparam("timer"))
+    .values(claimed_at=bindparam("now"), done_at=bindparam("now"))
+)
 # The author of the renewal proposals that open by themselves on a clause's review date.
 SYSTEM_PERSON = "system:charterbot"
 # The timer kind of a reminder before a consent round closes (one per lead time).
@@ -234,11 +240,7 @@ class Deliberation:
                             continue  # done meanwhile by one before it (a reminder cancelled)
                         # Done before its work runs, as the work may look at pending timers.
                         # (A plain UPDATE: marked as an ORM change it would cost a flush.)
-                        s.connection().execute(
-                            update(Timer.__table__)
-                            .where(Timer.__table__.c.id == timer_id)
-                            .values(claimed_at=now, done_at=now)
-                        )
+                        s.connection().execute(_TIMER_DONE, {"timer": timer_id, "now": now})
                         set_committed_value(timer, "claimed_at", now)
                         set_committed_value(timer, "done_at", now)
                         fired = _Work(s, now, self.defaults, self.db.dialect).fire(timer)
@@ -932,12 +934,13 @@ class _Work:
         self, group: Group, proposal: Proposal, late: bool, skipped: bool = False
     ) -> e.ConsentOpened:
         """Apply supported amendments by net support, report conflicts, open consent."""
-        self.current_round(proposal, Phase.AMENDMENT).closed_at = self.now
+        round_ = self.current_round(proposal, Phase.AMENDMENT)
         open_ones = self.s.scalars(
             select(Amendment)
             .where(Amendment.proposal_id == proposal.id, Amendment.status == "open")
             .order_by(Amendment.id)
         ).all()
+        round_.closed_at = self.now  # after the read: written with the next round, not alone
         by_number = {a.id: a for a in open_ones}
         counts = [(a.id, *queries.amendment_counts(self.s, a.id)) for a in open_ones]
         order = order_by_support(counts)
@@ -1329,11 +1332,7 @@ class _Work:
             .where(Position.round_id == last.id, Position.stance == c.Stance.OBJECT.value)
             .order_by(Position.at)
         ).all()
-        self.move(proposal, Action.RESOLVE)
-        proposal.round_no += 1
-        proposal.phase_opened_at = self.now
-        proposal.phase_closes_at = closes_at(self.now, hours)
-        self._open_round(proposal, Phase.AMENDMENT)
+        self._next_round(proposal, Action.RESOLVE, Phase.AMENDMENT, hours)
         return e.Resolved(
             group=group.id,
             proposal=proposal.id,
@@ -1344,15 +1343,19 @@ class _Work:
             late=late,
         )
 
+    def _next_round(self, proposal: Proposal, action: Action, phase: Phase, hours: float) -> None:
+        """Round k+1 after objections, in ``phase``, open for ``hours`` from now."""
+        self.move(proposal, action)
+        proposal.round_no += 1
+        proposal.phase_opened_at = self.now
+        proposal.phase_closes_at = closes_at(self.now, hours)
+        self._open_round(proposal, phase)
+
     def _reopen_consent(
         self, group: Group, proposal: Proposal, hours: float, late: bool
     ) -> e.ConsentOpened:
         """A new consent round on the same text after objections, as a mediator scheduled."""
-        self.move(proposal, Action.REOPEN)
-        proposal.round_no += 1
-        proposal.phase_opened_at = self.now
-        proposal.phase_closes_at = closes_at(self.now, hours)
-        self._open_round(proposal, Phase.CONSENT)
+        self._next_round(proposal, Action.REOPEN, Phase.CONSENT, hours)
         return e.ConsentOpened(
             group=group.id,
             proposal=proposal.id,
