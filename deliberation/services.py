@@ -756,14 +756,17 @@ class _Work:
 
     def _cancel_reminders(self, proposal: Proposal) -> None:
         """The consent round ended before its time: its reminders are done, unsent."""
+        self._end_timers(
+            "cancelled", Timer.kind == REMIND_CONSENT, Timer.proposal_id == proposal.id
+        )
+
+    def _end_timers(self, why: str, *where: Any) -> None:
+        """Pending timers that no longer stand are done without being carried out; ``why``
+        ("cancelled", "superseded") is recorded where a claimant's name would be."""
         self.s.execute(
             update(Timer)
-            .where(
-                Timer.kind == REMIND_CONSENT,
-                Timer.proposal_id == proposal.id,
-                Timer.done_at.is_(None),
-            )
-            .values(claimed_by="cancelled", claimed_at=self.now, done_at=self.now)
+            .where(*where, Timer.done_at.is_(None))
+            .values(claimed_by=why, claimed_at=self.now, done_at=self.now)
         )
 
     def _opened_event(self, group: Group, proposal: Proposal) -> e.ProposalOpened:
@@ -1662,15 +1665,7 @@ class _Work:
         if meeting.at <= self.now:
             raise DomainError("meeting_over", number=meeting.id, status="held")
         meeting.cancelled_at = self.now
-        self.s.execute(
-            update(Timer)
-            .where(
-                Timer.kind == REMIND_MEETING,
-                Timer.meeting_id == meeting.id,
-                Timer.done_at.is_(None),
-            )
-            .values(claimed_by="cancelled", claimed_at=self.now, done_at=self.now)
-        )
+        self._end_timers("cancelled", Timer.kind == REMIND_MEETING, Timer.meeting_id == meeting.id)
         self.s.flush()
         return [
             e.MeetingCancelled(
@@ -1743,14 +1738,8 @@ class _Work:
     def _set_review(self, group: Group, clause: Clause) -> None:
         """The clause's review timers: the renewal round on its review date and the
         reminders before it (``renewal_reminders``); those of an earlier date are done."""
-        self.s.execute(
-            update(Timer)
-            .where(
-                Timer.clause_id == clause.id,
-                Timer.kind.in_((REVIEW, REMIND_RENEWAL)),
-                Timer.done_at.is_(None),
-            )
-            .values(claimed_by="superseded", claimed_at=self.now, done_at=self.now)
+        self._end_timers(
+            "superseded", Timer.clause_id == clause.id, Timer.kind.in_((REVIEW, REMIND_RENEWAL))
         )
         if clause.status != "active" or clause.next_review is None:
             return
