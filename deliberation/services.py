@@ -74,6 +74,7 @@ from deliberation.tally import Tally, Verdict, decide
 from deliberation.timers import (
     MEETING_REMINDERS,
     OPEN_SCHEDULED,
+    PROPOSAL_LOCAL,
     REMIND_CONSENT,
     REMIND_MEETING,
     REMIND_RENEWAL,
@@ -97,6 +98,12 @@ TIMER_BATCH = 100
 _TIMER_DONE = (
     update(Timer.__table__)
     .where(Timer.__table__.c.id == bindparam("timer"))
+    .values(claimed_at=bindparam("now"), done_at=bindparam("now"))
+)
+# The same for a run of deadlines whose done marks wait for one flush (``_DeferredWrites``).
+_TIMERS_DONE = (
+    update(Timer.__table__)
+    .where(Timer.__table__.c.id.in_(bindparam("timers", expanding=True)))
     .values(claimed_at=bindparam("now"), done_at=bindparam("now"))
 )
 # The author of the renewal proposals that open by themselves on a clause's review date.
@@ -198,19 +205,22 @@ class Deliberation:
         rolls them back and the timers stay due. A second process skips the claimed rows
         (``SKIP LOCKED`` on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite).
 
+        A run of deadlines that each touch only their own proposal is written in one flush
+        (``_DeferredWrites``); any other deadline is written by itself, before the next.
+
         A timer whose work raises is set aside (``claimed_by = "failed"``); one that meets
         a concurrent change to its proposal (``StaleDataError``) is tried again on the
         fresh row, up to ``STALE_RETRIES`` times. Either rolls its batch back, and the batch
         is claimed again: the timers before it are carried out again, and it is set aside
         without being tried again, or retried. (Savepoints would spare that second pass but
         cost every timer two more statements, about a fifth of a sweep on PostgreSQL;
-        docs/benchmarks.md, "Timers".) Should a batch fail to commit, its timers are
-        carried out one per transaction.
+        docs/benchmarks.md, "Timers".) A failure that cannot be pinned on one timer (among
+        deferred writes, or the commit) sends the batch's timers one per transaction.
         """
         done: list[e.Event] = []
         stale: dict[int, int] = {}  # timer id -> concurrent changes met
         failed: set[int] = set()  # timers whose work raised: set aside when claimed again
-        one_by_one = 0  # timers still to claim one per transaction, after a failed commit
+        one_by_one = 0  # timers still to claim one per transaction, after a failed batch
         while limit > 0:
             size = 1 if one_by_one else min(limit, TIMER_BATCH)
             with self.db.unit_of_work() as uow:
@@ -231,41 +241,55 @@ class Deliberation:
                 # ``fire`` and the hook then find them in the session, which holds an object
                 # only while something refers to it (hence ``subjects``).
                 subjects = self._subjects(s, timers)
+                deferred = _DeferredWrites(s, now)
                 events: list[e.Event] = []
                 for timer, (timer_id, kind) in zip(timers, claimed, strict=True):
                     if timer_id in failed:
                         continue
+                    if timer.done_at is not None:
+                        continue  # done meanwhile by one before it (a reminder cancelled)
+                    defer = size > 1 and deferred.can_take(timer)
                     try:
-                        if timer.done_at is not None:
-                            continue  # done meanwhile by one before it (a reminder cancelled)
-                        # Done before its work runs, as the work may look at pending timers.
-                        # (A plain UPDATE: marked as an ORM change it would cost a flush.)
-                        s.connection().execute(_TIMER_DONE, {"timer": timer_id, "now": now})
-                        set_committed_value(timer, "claimed_at", now)
-                        set_committed_value(timer, "done_at", now)
-                        fired = _Work(s, now, self.defaults, self.db.dialect).fire(timer)
-                        if before_commit:
-                            before_commit(s, fired)
-                        s.flush()  # a write that fails is this timer's
-                    except StaleDataError:
-                        # A command changed the proposal meanwhile (another process,
-                        # PostgreSQL): carried out again on the fresh row.
-                        stale[timer_id] = stale.get(timer_id, 0) + 1
-                        if stale[timer_id] > STALE_RETRIES:
+                        if defer:
+                            fired = deferred.run(timer, self._worker(s, now), before_commit)
+                        else:
+                            deferred.flush()  # what ran before is written before this reads
+                    except Exception:
+                        # A deferred write (or work among deferred writes) failed: which
+                        # deadline's is not known. One per transaction, it is pinned.
+                        log.exception("timer batch failed; one by one now", extra={"kind": kind})
+                        one_by_one = len(claimed)
+                        break
+                    if not defer:
+                        try:
+                            # Done before its work runs, as the work may look at pending
+                            # timers. (A plain UPDATE: as an ORM change it would cost a flush.)
+                            s.connection().execute(_TIMER_DONE, {"timer": timer_id, "now": now})
+                            set_committed_value(timer, "claimed_at", now)
+                            set_committed_value(timer, "done_at", now)
+                            fired = self._worker(s, now).fire(timer)
+                            if before_commit:
+                                before_commit(s, fired)
+                            s.flush()  # a write that fails is this timer's
+                        except StaleDataError:
+                            # A command changed the proposal meanwhile (another process,
+                            # PostgreSQL): carried out again on the fresh row.
+                            stale[timer_id] = stale.get(timer_id, 0) + 1
+                            if stale[timer_id] > STALE_RETRIES:
+                                log.exception(
+                                    "timer kept meeting changes; set aside",
+                                    extra={"timer": timer_id, "kind": kind},
+                                )
+                                failed.add(timer_id)
+                            break
+                        except Exception:
+                            # One deadline that cannot be carried out must not block every
+                            # later one: set it aside, visibly, and go on.
                             log.exception(
-                                "timer kept meeting changes; set aside",
-                                extra={"timer": timer_id, "kind": kind},
+                                "timer failed; set aside", extra={"timer": timer_id, "kind": kind}
                             )
                             failed.add(timer_id)
-                        break
-                    except Exception:
-                        # One deadline that cannot be carried out must not block every
-                        # later one: set it aside, visibly, and go on.
-                        log.exception(
-                            "timer failed; set aside", extra={"timer": timer_id, "kind": kind}
-                        )
-                        failed.add(timer_id)
-                        break
+                            break
                     events.extend(fired)
                 else:
                     aside = [timer_id for timer_id, _kind in claimed if timer_id in failed]
@@ -277,6 +301,7 @@ class Deliberation:
                             execution_options={"synchronize_session": False},
                         )
                     try:
+                        deferred.flush()
                         uow.commit()
                     except Exception:
                         uow.rollback()
@@ -296,6 +321,9 @@ class Deliberation:
                     failed.difference_update(timer_id for timer_id, _kind in claimed)
                 del subjects  # the batch is over (committed, or rolled back to be claimed again)
         return done
+
+    def _worker(self, s: Session, now: datetime) -> _Work:
+        return _Work(s, now, self.defaults, self.db.dialect)
 
     @staticmethod
     def _subjects(s: Session, timers: Sequence[Timer]) -> list[Proposal | Group]:
@@ -318,6 +346,48 @@ class Deliberation:
         """When the next deadline falls due (to wake the scheduler or the console clock)."""
         with self.db.unit_of_work(write=False) as uow:
             return uow.session.scalar(select(func.min(Timer.due_at)).where(Timer.done_at.is_(None)))
+
+
+class _DeferredWrites:
+    """A run of deadlines in one sweep batch whose writes go out in one flush.
+
+    SQLAlchemy writes each flush's new rows of a table in one statement and its updates as
+    one batch, and a flush has a fixed cost in Python: a flush per deadline was most of a
+    sweep's time (docs/benchmarks.md, "Timers"). A deadline may join the run when its work
+    touches only its own proposal (``PROPOSAL_LOCAL``) and no deadline of the run touched
+    that proposal: its reads then cannot miss a write still waiting, so it runs without
+    autoflush. Any other deadline flushes the run first. A failure while writes wait cannot
+    be pinned to one deadline; the caller then carries the batch out one per transaction.
+    """
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.s, self.now = session, now
+        self.timers: list[int] = []  # carried out, their done marks and writes waiting
+        self.proposals: set[int] = set()
+
+    def can_take(self, timer: Timer) -> bool:
+        return (
+            timer.kind in PROPOSAL_LOCAL
+            and timer.proposal_id is not None
+            and timer.proposal_id not in self.proposals
+        )
+
+    def run(self, timer: Timer, work: _Work, before_commit: BeforeCommit | None) -> list[e.Event]:
+        with self.s.no_autoflush:
+            fired = work.fire(timer)
+            if before_commit:
+                before_commit(self.s, fired)
+        set_committed_value(timer, "claimed_at", self.now)
+        set_committed_value(timer, "done_at", self.now)
+        self.timers.append(timer.id)
+        self.proposals.add(timer.proposal_id)
+        return fired
+
+    def flush(self) -> None:
+        if self.timers:
+            self.s.connection().execute(_TIMERS_DONE, {"timers": self.timers, "now": self.now})
+            self.s.flush()
+            self.timers, self.proposals = [], set()
 
 
 class _Work:
@@ -672,7 +742,8 @@ class _Work:
         self._open_round(proposal, phase)
         return proposal
 
-    def _open_round(self, proposal: Proposal, phase: Phase) -> Round:
+    def _open_round(self, proposal: Proposal, phase: Phase) -> None:
+        """The phase's round and its timers, written with the caller's next flush."""
         round_ = Round(
             proposal_id=proposal.id,
             number=proposal.round_no,
@@ -692,8 +763,6 @@ class _Work:
             )
             if phase is Phase.CONSENT:
                 self._set_reminders(proposal, proposal.phase_closes_at)
-        self.s.flush()
-        return round_
 
     def _set_reminders(self, proposal: Proposal, close: datetime) -> None:
         """The reminders before a consent round closes: those still ahead of us (a 12-hour
@@ -1794,9 +1863,7 @@ class _Work:
             return []  # a renewal started early with /renew decides
         return [self._open_automatic_renewal(group, clause, late)]
 
-    def _open_automatic_renewal(
-        self, group: Group, clause: Clause, late: bool
-    ) -> e.ProposalOpened:
+    def _open_automatic_renewal(self, group: Group, clause: Clause, late: bool) -> e.ProposalOpened:
         """The renewal round that opens by itself on the review date, on the current text,
         listing the concerns recorded when the clause was last adopted."""
         if self.s.get(Person, SYSTEM_PERSON) is None:

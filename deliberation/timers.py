@@ -25,6 +25,10 @@ OPEN_SCHEDULED = "open_scheduled"
 # were set for: a clause renewed early has a new date, and the old timers do nothing.
 REVIEW = "review"
 REMIND_RENEWAL = "remind_renewal"
+# The kinds whose work reads and writes only its own proposal's rows (its rounds,
+# amendments, text versions, positions, timers) and the outbox, and looks at no pending
+# timer: a sweep may carry out several in a row and write them in one flush.
+PROPOSAL_LOCAL = frozenset({"close_amendment", REMIND_CONSENT})
 
 
 class Clock(Protocol):
