@@ -216,7 +216,8 @@ def explain(db: Database, now: datetime) -> None:
     postgres = db.dialect == "postgresql"
     claim = (
         "SELECT * FROM timers WHERE done_at IS NULL AND due_at <= :now"
-        f" ORDER BY due_at, id LIMIT {TIMER_BATCH}" + (" FOR UPDATE SKIP LOCKED" if postgres else "")
+        f" ORDER BY due_at, id LIMIT {TIMER_BATCH}"
+        + (" FOR UPDATE SKIP LOCKED" if postgres else "")
     )
     upcoming = "SELECT min(due_at) FROM timers WHERE done_at IS NULL"
     prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN "

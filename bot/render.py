@@ -305,9 +305,7 @@ def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
     if ev.reopened:
         lines.append(
             late_note(r, ev.late)
-            + _("A new consent round on P{n} opens, as a mediator scheduled.").format(
-                n=ev.proposal
-            )
+            + _("A new consent round on P{n} opens, as a mediator scheduled.").format(n=ev.proposal)
         )
     elif not ev.skipped:
         lines.append(
@@ -865,9 +863,7 @@ def error(r: Reader, err: DomainError) -> str:
             text=quoted(r, excerpt(p["text"]))
         )
     if code == "renewal_open":
-        return _("A renewal of C{c} is already open: P{n}.").format(
-            c=p["clause"], n=p["proposal"]
-        )
+        return _("A renewal of C{c} is already open: P{n}.").format(c=p["clause"], n=p["proposal"])
     if code == "nothing_scheduled":
         return _("No round of P{n} is scheduled.").format(n=p["number"])
     if code == "no_such_meeting":
@@ -927,8 +923,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "close": (N_("{p}close P<n>"), N_("mediator: end a proposal without adoption")),
     "schedule": (
         N_(
-            "{p}schedule P<n> amendment|consent <when> [for <duration>]  ·  "
-            "{p}schedule P<n> cancel"
+            "{p}schedule P<n> amendment|consent <when> [for <duration>]  ·  {p}schedule P<n> cancel"
         ),
         N_(
             "mediator: when the next round opens, "

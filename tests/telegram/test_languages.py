@@ -49,7 +49,9 @@ def test_the_language_hint_and_an_own_time_zone_reach_private_reminders(bot: Run
     assert say(bot, KENJI["id"], KENJI, "/remind on", "/remind off") == on  # his hint: ja
     say(bot, GINA["id"], GINA, "/remind on", "/remind off")
     zone = say(bot, GINA["id"], GINA, "/timezone asia/tokyo", "Asia/Tokyo")
-    assert zone == "I will show you times in Asia/Tokyo; it is Nov 24, 2026, 9:00\u202fPM there now."
+    assert (
+        zone == "I will show you times in Asia/Tokyo; it is Nov 24, 2026, 9:00\u202fPM there now."
+    )
     refused = say(bot, GINA["id"], GINA, "/timezone Mars/Olympus", "timezone")
     assert "Mars/Olympus" not in refused and "IANA" in refused
 
