@@ -56,6 +56,10 @@ class Propose:
     text: str
     kind: ProposalKind = ProposalKind.NEW
     clause: int | None = None  # the target of a change
+    # ``/propose --alliance``: an alliance proposal, in the group's only alliance or in
+    # alliance ``alliance`` (``--alliance=L2``).
+    allied: bool = False
+    alliance: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +194,51 @@ class Translate:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class CreateAlliance:
+    """``/alliance create <name>``: a new alliance with this group in it, and an invite."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class InviteToAlliance:
+    """``/alliance invite [L<n>] [<duration>]``: a new single-use invite code."""
+
+    alliance: int | None = None
+    valid_for: str | None = None  # a duration ("2d"); the default is INVITE_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeInvites:
+    """``/alliance revoke [L<n>]``: every invite of the alliance not yet used ends."""
+
+    alliance: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinAlliance:
+    """``/alliance join <code>``."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveAlliance:
+    """``/alliance leave [L<n>]``."""
+
+    alliance: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceSetting:
+    """``/alliance settings [L<n>] <key> <value>``: ``min_parties``, ``rule``."""
+
+    key: str
+    value: str
+    alliance: int | None = None
+
+
 Command = (
     Propose
     | Amend
@@ -212,6 +261,12 @@ Command = (
     | CancelMeeting
     | SetReminders
     | Translate
+    | CreateAlliance
+    | InviteToAlliance
+    | RevokeInvites
+    | JoinAlliance
+    | LeaveAlliance
+    | AllianceSetting
     | Register
 )
 
@@ -225,4 +280,10 @@ MEDIATOR_ONLY = (
     RemoveMediator,
     AnnounceMeeting,
     CancelMeeting,
+    CreateAlliance,
+    InviteToAlliance,
+    RevokeInvites,
+    JoinAlliance,
+    LeaveAlliance,
+    AllianceSetting,
 )

@@ -63,5 +63,12 @@ CODES = frozenset(
         "bad_duration",  # text: a duration people wrote ("48h")
         "nothing_scheduled",  # number: /schedule P<n> cancel with no round scheduled
         "renewal_open",  # clause, proposal: /renew while a renewal of the clause is open
+        "no_alliance",  # the group is in no alliance
+        "which_alliance",  # numbers: the group is in several; name one
+        "no_such_alliance",  # number
+        "not_in_alliance",  # number: this group is not in L<n>
+        "bad_invite",  # the code is unknown, used, expired or revoked (not told which)
+        "already_in_alliance",  # number, name
+        "bad_alliance_setting",  # key, expected
     }
 )

@@ -33,6 +33,8 @@ class ProposalOpened(Event):
     automatic: bool = False
     concerns: tuple[Statement, ...] = ()
     late: bool = False
+    alliance: str = ""  # an alliance proposal: the alliance's name ("L<n>" is in ``parties``)
+    parties: tuple[str, ...] = ()  # an alliance proposal: the titles of the groups taking part
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class AmendmentProposed(Event):
     passage: str | None
     replacement: str | None
     text: str | None
+    origin: str = ""  # relayed to another group of an alliance: the group it came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class ConsentOpened(Event):
     late: bool = False
     skipped: bool = False  # the group has no amendment phase (amendment_hours = 0)
     reopened: bool = False  # a new consent round after objections, as a mediator scheduled
+    alliance: str = ""  # an alliance proposal: the alliance's name; each group holds a round
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,7 @@ class Decided(Event):
     late: bool = False
     quorum: str = ""  # the group's quorum then (a decimal fraction) and its minimum
     quorum_min: int = 0
+    alliance: AllianceOutcome | None = None  # an alliance proposal: every group's outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,3 +317,83 @@ class RemindersSet(Event):
 
     person: str
     on: bool
+
+
+# -- alliances -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartyOutcome:
+    """One group's consent round of an alliance proposal, as every party may see it:
+    counts, and objections with names only where that group names votes."""
+
+    group: str  # the group's title
+    verdict: str  # a Verdict value, or "left" (the group left the alliance meanwhile)
+    tally: Tally
+    objections: tuple[Statement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceOutcome:
+    """What an alliance proposal came to, from its groups' outcomes."""
+
+    alliance: int
+    name: str
+    verdict: str  # a Verdict value for the whole alliance
+    needed: int  # groups that had to adopt (all of them, or ``min_parties``)
+    groups: tuple[PartyOutcome, ...]
+    parties: tuple[str, ...] = ()  # adopted: the titles of the groups that are parties
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceCreated(Event):
+    alliance: int
+    name: str
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InviteCreated(Event):
+    alliance: int
+    name: str
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvitesRevoked(Event):
+    alliance: int
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceJoined(Event):
+    """Told to every group of the alliance, the one that joined included."""
+
+    alliance: int
+    name: str
+    joined: str  # the title of the group that joined
+    platform: str
+    groups: tuple[str, ...]  # the titles of all its groups now
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceLeft(Event):
+    """Told to the group that left and to every group still in the alliance."""
+
+    alliance: int
+    name: str
+    left: str  # the title of the group that left
+    groups: tuple[str, ...]  # those still in it
+    proposals: tuple[int, ...] = ()  # open alliance proposals it was a party to
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceSettingChanged(Event):
+    alliance: int
+    name: str
+    key: str
+    value: str
+    by: str  # the title of the group whose mediator changed it

@@ -142,6 +142,54 @@ class Charter(Base):
     created_at: Mapped[datetime]
 
 
+class Alliance(Base):
+    """Groups that deliberate and hold a charter together; ``id`` is its number L<n>.
+
+    Its charter is ``alliance:<id>``. ``min_parties`` None: every group must adopt an
+    alliance proposal; n: n groups adopting are enough. ``rule`` "own": each group decides
+    by its own rule; otherwise the rule every group's round of an alliance proposal uses.
+    """
+
+    __tablename__ = "alliances"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    min_parties: Mapped[int | None]
+    rule: Mapped[str] = mapped_column(String(16), default="own")
+    created_by: Mapped[str] = mapped_column(ForeignKey("groups.id"))
+    created_at: Mapped[datetime]
+
+
+class AllianceMember(Base):
+    """A group in an alliance; ``left_at`` set when it left (it may join again)."""
+
+    __tablename__ = "alliance_members"
+    __table_args__ = (Index("ix_alliance_members_group", "group_id"),)
+
+    alliance_id: Mapped[int] = mapped_column(ForeignKey("alliances.id"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    joined_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+
+
+class AllianceInvite(Base):
+    """A single-use invite code to an alliance. Only its SHA-256 is kept: the code is
+    shown once, in the group whose mediator asked for it."""
+
+    __tablename__ = "alliance_invites"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alliance_id: Mapped[int] = mapped_column(ForeignKey("alliances.id"))
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"))  # where it was made
+    created_by: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[str | None] = mapped_column(ID)  # the group that joined with it
+    revoked_at: Mapped[datetime | None]
+
+
 class Proposal(Base):
     """A proposed clause on its way through the phases; ``id`` is its number P<n>."""
 
@@ -227,12 +275,15 @@ class Round(Base):
     """One phase window of a proposal; a closed consent round keeps its tally and eligible."""
 
     __tablename__ = "rounds"
-    __table_args__ = (UniqueConstraint("proposal_id", "number", "phase"),)
+    __table_args__ = (UniqueConstraint("proposal_id", "number", "phase", "party"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
     number: Mapped[int]
     phase: Mapped[str] = mapped_column(String(16))
+    # "": the round of the whole proposal. An alliance proposal's consent rounds are one per
+    # group of the alliance, each holding that group's id (migration 0007).
+    party: Mapped[str] = mapped_column(ID, default="", server_default="")
     opened_at: Mapped[datetime]
     closes_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]

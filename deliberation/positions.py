@@ -16,7 +16,18 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,6 +37,7 @@ from deliberation import commands as c
 from deliberation import events as e
 from deliberation.errors import DomainError
 from deliberation.model import (
+    AllianceMember,
     Group,
     Member,
     Person,
@@ -53,8 +65,19 @@ _READ = (
         Group.member_count,
         Person.name,
         Member.person_id,
+        Round.party,
+        AllianceMember.group_id,
     )
-    .join(Group, Group.id == Proposal.group_id)
+    .select_from(Proposal)
+    .outerjoin(Group, Group.id == bindparam("group"))
+    .outerjoin(
+        AllianceMember,
+        and_(
+            Proposal.charter_id == literal("alliance:") + cast(AllianceMember.alliance_id, String),
+            AllianceMember.group_id == bindparam("group"),
+            AllianceMember.left_at.is_(None),
+        ),
+    )
     .outerjoin(Person, Person.id == bindparam("person"))
     .outerjoin(Member, and_(Member.group_id == Group.id, Member.person_id == bindparam("person")))
     .outerjoin(
@@ -63,6 +86,8 @@ _READ = (
             Round.proposal_id == Proposal.id,
             Round.number == Proposal.round_no,
             Round.phase == Phase.CONSENT.value,
+            Round.party.in_(("", bindparam("group"))),
+            Round.closed_at.is_(None),
         ),
     )
     .outerjoin(
@@ -122,18 +147,22 @@ _PG_VOTE = text(
     f"""
 WITH target AS (
     SELECT pr.group_id, pr.phase, r.id AS round_id, g.show_tally, g.named_votes,
-           pos.stance AS previous, g.member_count, pe.name AS person_name, m.person_id AS member
+           pos.stance AS previous, g.member_count, pe.name AS person_name, m.person_id AS member,
+           r.party, am.group_id AS allied
     FROM proposals pr
-    JOIN groups g ON g.id = pr.group_id
+    LEFT JOIN groups g ON g.id = :group
+    LEFT JOIN alliance_members am ON am.group_id = :group AND am.left_at IS NULL
+        AND pr.charter_id = 'alliance:' || CAST(am.alliance_id AS TEXT)
     LEFT JOIN rounds r ON r.proposal_id = pr.id AND r.number = pr.round_no
-        AND r.phase = 'consent' AND r.closed_at IS NULL
+        AND r.phase = 'consent' AND r.closed_at IS NULL AND r.party IN ('', :group)
     LEFT JOIN people pe ON pe.id = :person
     LEFT JOIN members m ON m.group_id = g.id AND m.person_id = :person
     LEFT JOIN positions pos ON pos.round_id = r.id AND pos.person_id = :person
     WHERE pr.id = :number
 ), ok AS (
     SELECT * FROM target
-    WHERE group_id = :group AND phase = 'consent' AND round_id IS NOT NULL
+    WHERE phase = 'consent' AND round_id IS NOT NULL
+        AND ((party = '' AND group_id = :group) OR party = :group)
 ), counted AS (
     UPDATE rounds SET
         {", ".join(f"n_{st.value} = n_{st.value} + {_CASE.format(s=st.value)}" for st in c.Stance)}
@@ -192,20 +221,30 @@ def _record_pg(
     row = conn.execute(_PG_VOTE, params).first()
     if row is None:
         raise DomainError("no_such_proposal", number=number)
-    group_id, phase, _round, show_tally, named, previous, _count, _name, _member, *counts = row
-    _check(actor, number, group_id, phase)
+    group_id, phase, _round, show_tally, named, previous, _count, _name, _member, party, allied = (
+        row[:11]
+    )
+    counts = row[11:]
+    _check(actor, number, group_id, phase, party, allied is not None)
     if counts[0] is None:  # the round closed while this vote was on its way
         raise DomainError("wrong_phase", number=number, phase="closed", expected=("consent",))
     return _stated(actor, number, stance, reason, previous, Tally(*counts), show_tally, named)
 
 
-def _check(actor: c.Actor, number: int, group_id: str, phase: str) -> None:
-    if group_id != actor.group:
+def _check(
+    actor: c.Actor, number: int, group_id: str, phase: str, party: str | None, allied: bool
+) -> None:
+    """The proposal is the actor's group's, or one of an alliance the group is in
+    (``allied``), and in its consent phase with a round open for the group (``party``: ""
+    for the group's own, the group for an alliance's; None: no round open for it)."""
+    if group_id != actor.group and not allied:
         raise DomainError("not_in_group", kind="P", number=number)
     if phase != Phase.CONSENT:
         raise DomainError(
             "wrong_phase", number=number, phase=phase, expected=(Phase.CONSENT.value,)
         )
+    if party is None:  # in consent, but this group's round is closed
+        raise DomainError("wrong_phase", number=number, phase="closed", expected=("consent",))
 
 
 def _stated(
@@ -248,11 +287,12 @@ def record(
     conn = s.connection()
     if dialect == "postgresql":
         return _record_pg(conn, now, actor, number, stance, reason)
-    row = conn.execute(_READ, {"person": actor.person, "number": number}).first()
+    params = {"person": actor.person, "number": number, "group": actor.group}
+    row = conn.execute(_READ, params).first()
     if row is None:
         raise DomainError("no_such_proposal", number=number)
-    group_id, phase, round_id, show_tally, named, previous, count, name, member = row
-    _check(actor, number, group_id, phase)
+    group_id, phase, round_id, show_tally, named, previous, count, name, member, party, allied = row
+    _check(actor, number, group_id, phase, party, allied is not None)
     actors.refresh(conn, actor, now, count, name, member)
     values = {
         "round_id": round_id,

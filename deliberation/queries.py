@@ -6,17 +6,21 @@ applied here so that no caller can leak what a group chose to hide.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from deliberation import actors
 from deliberation import charter as chain
 from deliberation.errors import DomainError
 from deliberation.model import (
+    Alliance,
+    AllianceInvite,
+    AllianceMember,
     Amendment,
     AmendmentVote,
     ChainEntry,
@@ -97,6 +101,18 @@ class ProposalView:
     earlier_concerns: tuple[PositionView, ...] = ()  # a renewal: at the clause's last adoption
     expires_at: datetime | None = None  # an objected proposal not resolved by then expires
     translations: tuple[TranslationView, ...] = ()  # of its texts, newest version first
+    alliance: str = ""  # an alliance proposal: the alliance's name
+    # An alliance proposal: every group's round as the reader's group may see it (counts;
+    # objections named only where that group names votes). The tally above is this group's.
+    parties: tuple[PartyView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PartyView:
+    group: str  # the group's title
+    stated: int
+    tally: Tally | None  # None while that group hides counts
+    verdict: str | None  # once its round closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +169,13 @@ class CharterView:
 
 
 def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
+    """The group's open proposals, its alliances' included."""
+    ours = Proposal.group_id == group_id
+    allied = allied_charters(s, group_id)
     rows = s.scalars(
         select(Proposal)
-        .where(Proposal.group_id == group_id, Proposal.phase.in_(OPEN))
+        .where(or_(ours, Proposal.charter_id.in_(allied)) if allied else ours)
+        .where(Proposal.phase.in_(OPEN))
         .order_by(Proposal.id)
     ).all()
     lines = []
@@ -167,7 +187,10 @@ def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
                 .select_from(Position)
                 .join(Round, Round.id == Position.round_id)
                 .where(
-                    Round.proposal_id == p.id, Round.number == p.round_no, Round.phase == "consent"
+                    Round.proposal_id == p.id,
+                    Round.number == p.round_no,
+                    Round.phase == "consent",
+                    Round.party.in_(("", group_id)),
                 )
             )
         lines.append(ProposalLine(p.id, p.kind, p.phase, p.phase_closes_at, p.text, stated or 0))
@@ -249,9 +272,10 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
     p = s.get(Proposal, number)
     if p is None:
         raise DomainError("no_such_proposal", number=number)
-    if p.group_id != group_id:
+    alliance = _alliance_of(s, p)
+    if p.group_id != group_id and not (alliance and _in_alliance(s, alliance.id, group_id)):
         raise DomainError("not_in_group", kind="P", number=number)
-    group = s.get(Group, p.group_id)
+    group = s.get(Group, group_id)  # the reader's: an alliance proposal has a round in each
     assert group is not None
     amendments = []
     for a in s.scalars(
@@ -273,7 +297,11 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         )
     round_ = s.scalars(
         select(Round)
-        .where(Round.proposal_id == p.id, Round.phase == "consent")
+        .where(
+            Round.proposal_id == p.id,
+            Round.phase == "consent",
+            Round.party.in_(("", group_id)),
+        )
         .order_by(Round.number.desc())
         .limit(1)
     ).first()
@@ -372,6 +400,8 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
             else None
         ),
         translations=translations(s, f"P{p.id}", p.text_version),
+        alliance=alliance.name if alliance else "",
+        parties=_party_views(s, p) if alliance else (),
     )
 
 
@@ -489,11 +519,15 @@ def clause(s: Session, number: int) -> ClauseView:
     return _clause_view(c, versions, _entries(s), translations(s, f"C{c.id}", c.version))
 
 
-def charters(s: Session, charter_id: str | None = None) -> list[CharterView]:
-    """Every charter (or one), with all its clauses, repealed and lapsed ones included."""
+def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[CharterView]:
+    """Every charter (the people's charter), or those named, with all their clauses,
+    repealed and lapsed ones included. An alliance's parties are its groups now and every
+    group that is a party to one of its clauses."""
     query = select(Charter).order_by(Charter.created_at, Charter.id)
-    if charter_id is not None:
+    if isinstance(charter_id, str):
         query = query.where(Charter.id == charter_id)
+    elif charter_id is not None:
+        query = query.where(Charter.id.in_(charter_id))
     entries = _entries(s)
     views = []
     for ch in s.scalars(query):
@@ -509,9 +543,20 @@ def charters(s: Session, charter_id: str | None = None) -> list[CharterView]:
         by_clause: dict[int, list[ClauseVersion]] = {}
         for v in all_versions:
             by_clause.setdefault(v.clause_id, []).append(v)
+        members = set(
+            s.scalars(
+                select(AllianceMember.group_id).where(
+                    AllianceMember.alliance_id == int(ch.id.partition(":")[2]),
+                    AllianceMember.left_at.is_(None),
+                )
+            )
+            if ch.kind == "alliance"
+            else ()
+        )
         parties = tuple(
             sorted(
-                {p for c in clauses for p in c.parties} or ({ch.group_id} if ch.group_id else set())
+                members | {p for c in clauses for p in c.parties}
+                or ({ch.group_id} if ch.group_id else set())
             )
         )
         views.append(
@@ -539,7 +584,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def export_json(s: Session, charter_id: str | None = None) -> dict[str, Any]:
+def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> dict[str, Any]:
     """The SPEC section 9 export."""
     return {
         "charters": [
@@ -631,3 +676,116 @@ def verify(s: Session) -> VerifyResult:
                 problem = chain.Problem(v.entry_seq, "clause_version")
                 break
     return VerifyResult(len(rows), chain_head(s), problem)
+
+
+# -- alliances -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceGroupView:
+    title: str
+    platform: str
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllianceView:
+    number: int
+    name: str
+    min_parties: int | None  # None: every group must adopt
+    rule: str  # "own" or a decision rule every group uses for alliance proposals
+    groups: tuple[AllianceGroupView, ...]
+    open_invites: int  # invites of this alliance not used, expired or revoked
+    open_proposals: tuple[int, ...]
+
+
+def alliances(s: Session, group_id: str, now: datetime) -> list[AllianceView]:
+    """The alliances ``group_id`` belongs to, each with its groups (``/alliance``)."""
+    numbers = s.scalars(
+        select(AllianceMember.alliance_id)
+        .where(AllianceMember.group_id == group_id, AllianceMember.left_at.is_(None))
+        .order_by(AllianceMember.alliance_id)
+    ).all()
+    views = []
+    for number in numbers:
+        alliance = s.get(Alliance, number)
+        assert alliance is not None
+        groups = s.scalars(
+            select(Group)
+            .join(AllianceMember, AllianceMember.group_id == Group.id)
+            .where(AllianceMember.alliance_id == number, AllianceMember.left_at.is_(None))
+            .order_by(AllianceMember.joined_at, Group.id)
+        ).all()
+        invites = s.scalar(
+            select(func.count())
+            .select_from(AllianceInvite)
+            .where(
+                AllianceInvite.alliance_id == number,
+                AllianceInvite.used_at.is_(None),
+                AllianceInvite.revoked_at.is_(None),
+                AllianceInvite.expires_at > now,
+            )
+        )
+        proposals = s.scalars(
+            select(Proposal.id)
+            .where(Proposal.charter_id == f"alliance:{number}", Proposal.phase.in_(OPEN))
+            .order_by(Proposal.id)
+        ).all()
+        views.append(
+            AllianceView(
+                number=number,
+                name=alliance.name,
+                min_parties=alliance.min_parties,
+                rule=alliance.rule,
+                groups=tuple(
+                    AllianceGroupView(g.title, g.platform, tuple(g.languages.split()))
+                    for g in groups
+                ),
+                open_invites=invites or 0,
+                open_proposals=tuple(proposals),
+            )
+        )
+    return views
+
+
+def allied_charters(s: Session, group_id: str) -> list[str]:
+    """The charters of the alliances ``group_id`` is in."""
+    numbers = s.scalars(
+        select(AllianceMember.alliance_id)
+        .where(AllianceMember.group_id == group_id, AllianceMember.left_at.is_(None))
+        .order_by(AllianceMember.alliance_id)
+    ).all()
+    return [f"alliance:{n}" for n in numbers]
+
+
+def _alliance_of(s: Session, p: Proposal) -> Alliance | None:
+    kind, _, number = p.charter_id.partition(":")
+    return s.get(Alliance, int(number)) if kind == "alliance" else None
+
+
+def _in_alliance(s: Session, number: int, group_id: str) -> bool:
+    member = s.get(AllianceMember, (number, group_id))
+    return member is not None and member.left_at is None
+
+
+def _party_views(s: Session, p: Proposal) -> tuple[PartyView, ...]:
+    """Every group's consent round of an alliance proposal's latest round, as anyone in
+    the alliance may see it: counts as that group shows them, and its verdict."""
+    number = s.scalar(
+        select(func.max(Round.number)).where(Round.proposal_id == p.id, Round.phase == "consent")
+    )
+    if number is None:
+        return ()
+    views = []
+    for r in s.scalars(
+        select(Round)
+        .where(Round.proposal_id == p.id, Round.phase == "consent", Round.number == number)
+        .order_by(Round.id)
+    ):
+        group = s.get(Group, r.party)
+        if group is None:
+            continue
+        tally = Tally(r.n_consent, r.n_concern, r.n_object, r.n_abstain)
+        shown = group.show_tally == "live" or r.closed_at is not None
+        views.append(PartyView(group.title, tally.stated, tally if shown else None, r.verdict))
+    return tuple(views)

@@ -22,7 +22,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,6 +31,13 @@ from deliberation import actors, positions, queries
 from deliberation import charter as chain
 from deliberation import commands as c
 from deliberation import events as e
+from deliberation.alliances import (
+    AllianceWork,
+    alliance_number,
+    alliance_number_of_charter,
+    alliance_verdict,
+    charter_of,
+)
 from deliberation.amendments import (
     Change,
     Fit,
@@ -41,6 +48,7 @@ from deliberation.amendments import (
 )
 from deliberation.errors import DomainError
 from deliberation.model import (
+    Alliance,
     Amendment,
     AmendmentVote,
     ChainEntry,
@@ -390,7 +398,7 @@ class _DeferredWrites:
             self.timers, self.proposals = [], set()
 
 
-class _Work:
+class _Work(AllianceWork):
     """One transaction's worth of engine work."""
 
     def __init__(self, session: Session, now: datetime, defaults: Defaults, dialect: str) -> None:
@@ -458,7 +466,7 @@ class _Work:
                 word = _SETTING_COMMANDS.get(command.key.strip().lower(), word)
             raise DomainError("not_mediator", command=word)
         handler = getattr(self, "do_" + type(command).__name__)
-        return handler(group, actor, command) + self.followups
+        return self.fan_out(handler(group, actor, command) + self.followups)
 
     def in_private(self, actor: c.Actor, command: c.Command) -> list[e.Event]:
         """A private chat is no group: a person may only set their own language there, and
@@ -539,9 +547,12 @@ class _Work:
         """The named proposal of this group, or the only one in the phase the command implies."""
         if number is None:
             phases = _IMPLIED_PHASES[type(command)]
+            ours = Proposal.group_id == group_id
+            allied = self.allied_charters(group_id)
             numbers = self.s.scalars(
                 select(Proposal.id)
-                .where(Proposal.group_id == group_id, Proposal.phase.in_(phases))
+                .where(or_(ours, Proposal.charter_id.in_(allied)) if allied else ours)
+                .where(Proposal.phase.in_(phases))
                 .order_by(Proposal.id)
             ).all()
             phase_names = tuple(str(p) for p in phases)
@@ -556,7 +567,7 @@ class _Work:
         proposal = self.s.scalars(query).first()
         if proposal is None:
             raise DomainError("no_such_proposal", number=number)
-        if proposal.group_id != group_id:
+        if not self.takes_part(proposal, group_id):
             raise DomainError("not_in_group", kind="P", number=number)
         return proposal
 
@@ -566,7 +577,7 @@ class _Work:
             raise DomainError("no_such_amendment", number=number)
         proposal = self.s.get(Proposal, amendment.proposal_id)
         assert proposal is not None
-        if proposal.group_id != group.id:
+        if not self.takes_part(proposal, group.id):
             raise DomainError("not_in_group", kind="A", number=number)
         return amendment, proposal
 
@@ -574,12 +585,15 @@ class _Work:
         clause = self.s.get(Clause, number)
         if clause is None:
             raise DomainError("no_such_clause", number=number)
-        if clause.charter_id != f"group:{group.id}":
+        if clause.charter_id != f"group:{group.id}" and clause.charter_id not in (
+            self.allied_charters(group.id)
+        ):
             raise DomainError("not_in_group", kind="C", number=number)
         return clause
 
-    def current_round(self, proposal: Proposal, phase: Phase) -> Round:
-        """The open round of ``phase``, row-locked on PostgreSQL.
+    def current_round(self, proposal: Proposal, phase: Phase, party: str = "") -> Round:
+        """The open round of ``phase`` (of group ``party``, in an alliance proposal's
+        consent phase), row-locked on PostgreSQL.
 
         The lock orders a closing round after any vote still in flight: votes update the
         round's counts (``positions.record``), so a close waits for them and then counts
@@ -589,6 +603,7 @@ class _Work:
             Round.proposal_id == proposal.id,
             Round.number == proposal.round_no,
             Round.phase == phase.value,
+            Round.party == party,
         )
         if self.dialect == "postgresql":
             query = query.with_for_update()
@@ -646,6 +661,11 @@ class _Work:
         # assert too: it is now refused as a missing C number.
         if cmd.kind not in (c.ProposalKind.NEW, c.ProposalKind.CHANGE):
             raise ValueError(f"Propose cannot open a {cmd.kind} proposal; use Renew or Repeal")
+        charter = (
+            charter_of(self.alliance_of(group, cmd.alliance).id)
+            if cmd.allied
+            else f"group:{group.id}"
+        )
         text = self._text(cmd.text, "propose")
         clause = None
         if cmd.kind is c.ProposalKind.CHANGE:
@@ -654,7 +674,8 @@ class _Work:
             clause = self.clause(group, cmd.clause)
             if clause.status != "active":
                 raise DomainError("clause_not_active", number=clause.id, status=clause.status)
-        proposal = self._open(group, actor, cmd.kind, text, clause)
+            charter = clause.charter_id  # a change of an alliance's clause is the alliance's
+        proposal = self._open(group, actor, cmd.kind, text, clause, charter=charter)
         opened = self._opened_event(group, proposal)
         skipped = self._maybe_skip_amendment(group, proposal)
         if skipped:  # announced as a proposal in consent; the round's timing follows
@@ -667,7 +688,13 @@ class _Work:
         if running is not None:
             raise DomainError("renewal_open", clause=clause.id, proposal=running)
         proposal = self._open(
-            group, actor, c.ProposalKind.RENEWAL, clause.text, clause, consent_now=True
+            group,
+            actor,
+            c.ProposalKind.RENEWAL,
+            clause.text,
+            clause,
+            consent_now=True,
+            charter=clause.charter_id,
         )
         return [self._opened_event(group, proposal)]
 
@@ -682,6 +709,7 @@ class _Work:
             clause,
             consent_now=True,
             reason=reason,
+            charter=clause.charter_id,
         )
         return [self._opened_event(group, proposal)]
 
@@ -709,13 +737,15 @@ class _Work:
         clause: Clause | None,
         consent_now: bool = False,
         reason: str | None = None,
+        charter: str | None = None,
     ) -> Proposal:
-        """A new proposal in its first phase, with its first text version and round."""
+        """A new proposal in its first phase, with its first text version and round, in
+        ``charter`` (the group's own unless said: an alliance's makes an alliance proposal)."""
         phase = Phase.CONSENT if consent_now else Phase.AMENDMENT
         hours = group.consent_hours if consent_now else group.amendment_hours
         proposal = Proposal(
             group_id=group.id,
-            charter_id=f"group:{group.id}",
+            charter_id=charter or f"group:{group.id}",
             kind=kind.value,
             clause_id=clause.id if clause else None,
             author_id=actor.person,
@@ -743,15 +773,21 @@ class _Work:
         return proposal
 
     def _open_round(self, proposal: Proposal, phase: Phase) -> None:
-        """The phase's round and its timers, written with the caller's next flush."""
-        round_ = Round(
-            proposal_id=proposal.id,
-            number=proposal.round_no,
-            phase=phase.value,
-            opened_at=self.now,
-            closes_at=proposal.phase_closes_at,
-        )
-        self.s.add(round_)
+        """The phase's round and its timers, written with the caller's next flush. An
+        alliance proposal's consent round is one per group of the alliance."""
+        number = alliance_number(proposal)
+        if number is not None and phase is Phase.CONSENT:
+            self.open_party_rounds(proposal, number)
+        else:
+            self.s.add(
+                Round(
+                    proposal_id=proposal.id,
+                    number=proposal.round_no,
+                    phase=phase.value,
+                    opened_at=self.now,
+                    closes_at=proposal.phase_closes_at,
+                )
+            )
         if proposal.phase_closes_at is not None:
             self.s.add(
                 Timer(
@@ -839,7 +875,11 @@ class _Work:
         )
 
     def _opened_event(self, group: Group, proposal: Proposal) -> e.ProposalOpened:
+        number = alliance_number(proposal)
+        alliance = self.s.get(Alliance, number) if number is not None else None
         return e.ProposalOpened(
+            alliance=alliance.name if alliance else "",
+            parties=self.titles(self.party_groups(alliance.id)) if alliance else (),
             group=group.id,
             proposal=proposal.id,
             kind=proposal.kind,
@@ -1054,6 +1094,7 @@ class _Work:
             clause=proposal.clause_id,
             late=late,
             skipped=skipped,
+            alliance=self._alliance_name(proposal),
         )
 
     # -- consent -----------------------------------------------------------------------
@@ -1198,6 +1239,147 @@ class _Work:
             late=late,
         )
 
+    # -- alliance proposals --------------------------------------------------------------
+
+    def _alliance_name(self, proposal: Proposal) -> str:
+        number = alliance_number(proposal)
+        alliance = self.s.get(Alliance, number) if number is not None else None
+        return alliance.name if alliance else ""
+
+    def _close_alliance_consent(self, proposal: Proposal, late: bool) -> list[e.Event]:
+        """Every group's round closes, each decided under its rule; the alliance's
+        verdict follows from theirs (``alliances.alliance_verdict``)."""
+        number = alliance_number(proposal)
+        alliance = self.s.get(Alliance, number)
+        assert alliance is not None
+        rounds = self.party_rounds(proposal, lock=self.dialect == "postgresql")
+        for round_ in rounds:
+            group = self.s.get(Group, round_.party)
+            if round_.closed_at is None and group is not None:
+                self.decide_party(alliance, group, round_)
+        proposal.phase_closes_at = None
+        return self._alliance_decided(proposal, alliance, rounds, late, Action.ADOPT)
+
+    def _alliance_decided_again(self, proposal: Proposal) -> list[e.Event]:
+        """An objected alliance proposal after a group's objections were withdrawn, or
+        after a group left: adopted now if enough groups adopted; else it stays objected
+        (to be resolved, or to expire)."""
+        alliance = self.s.get(Alliance, alliance_number(proposal))
+        assert alliance is not None
+        rounds = self.party_rounds(proposal, lock=False)
+        verdicts = [r.verdict or "" for r in rounds if r.verdict != "left"]
+        if alliance_verdict(verdicts, self.needed(alliance, len(verdicts))) != Verdict.ADOPTED:
+            return []
+        return self._alliance_decided(
+            proposal, alliance, rounds, False, Action.OBJECTIONS_WITHDRAWN
+        )
+
+    def _alliance_decided(
+        self,
+        proposal: Proposal,
+        alliance: Alliance,
+        rounds: Sequence[Round],
+        late: bool,
+        adopt: Action,
+    ) -> list[e.Event]:
+        """The alliance's verdict carried out, and told to each group that took part with
+        its own counts and the other groups' outcomes."""
+        verdicts = [r.verdict or "" for r in rounds if r.verdict != "left"]
+        verdict = alliance_verdict(verdicts, self.needed(alliance, len(verdicts)))
+        outcome = self.outcome(alliance, rounds, verdict)
+        origin = self.s.get(Group, proposal.group_id)
+        assert origin is not None
+        adopting = [r for r in rounds if r.verdict == Verdict.ADOPTED.value]
+        total = Tally(
+            **{
+                stance.value: sum((r.tally or {}).get(stance.value, 0) for r in rounds)
+                for stance in c.Stance
+            }
+        )
+        adopted: e.Decided | None = None
+        if verdict is Verdict.ADOPTED:
+            concerns = tuple(
+                statement
+                for round_ in adopting
+                if (party := self.s.get(Group, round_.party)) is not None
+                for statement in self.statements(party, round_.id, c.Stance.CONCERN)
+            )
+            adopted = self._adopt(
+                origin,
+                proposal,
+                adopting[0],
+                total,
+                late,
+                adopt,
+                parties=[r.party for r in adopting],
+                concerns=concerns,
+            )
+        else:
+            self.move(proposal, Action.OBJECT if verdict is Verdict.OBJECTED else Action.REJECT)
+            proposal.phase_opened_at = self.now
+            if verdict is Verdict.OBJECTED:
+                self.s.add(
+                    Timer(
+                        kind="expire",
+                        proposal_id=proposal.id,
+                        round_no=proposal.round_no,
+                        due_at=self.now + timedelta(days=origin.expire_days),
+                    )
+                )
+            else:
+                proposal.ended_at = self.now
+        proposal.outcome = {
+            "verdict": verdict.value,
+            "tally": total.as_dict(),
+            "groups": {r.party: r.verdict for r in rounds},
+            **({"clause": adopted.clause} if adopted else {}),
+        }
+        self.s.flush()
+        events: list[e.Event] = []
+        for round_ in rounds:
+            group = self.s.get(Group, round_.party)
+            if group is None or round_.verdict == "left":
+                continue
+            tally = Tally(**(round_.tally or {}))
+            rule = group.rule if alliance.rule == "own" else alliance.rule
+            events.append(
+                e.Decided(
+                    group=group.id,
+                    proposal=proposal.id,
+                    kind=proposal.kind,
+                    verdict=verdict,
+                    tally=tally,
+                    eligible=round_.eligible or tally.stated,
+                    rule=rule,
+                    quorum=group.quorum,
+                    quorum_min=group.quorum_min,
+                    objections=self.statements(group, round_.id, c.Stance.OBJECT),
+                    concerns=self.statements(group, round_.id, c.Stance.CONCERN),
+                    clause=adopted.clause if adopted else proposal.clause_id,
+                    clause_version=adopted.clause_version if adopted else None,
+                    next_review=adopted.next_review if adopted else None,
+                    chain_head=adopted.chain_head if adopted else None,
+                    late=late,
+                    alliance=outcome,
+                )
+            )
+        return events
+
+    def leave_alliance_proposal(self, group: Group, proposal: Proposal) -> list[e.Event]:
+        """``group`` left the alliance of this open proposal: its consent round (if one
+        is open, or decided while the proposal stands objected) no longer counts."""
+        if proposal.phase == Phase.AMENDMENT:
+            return []  # it will have no consent round
+        rounds = self.party_rounds(proposal, lock=self.dialect == "postgresql")
+        mine = [r for r in rounds if r.party == group.id]
+        for round_ in mine:
+            round_.closed_at = round_.closed_at or self.now
+            round_.verdict = "left"
+        self.s.flush()
+        if proposal.phase == Phase.OBJECTED:
+            return self._alliance_decided_again(proposal)
+        return []
+
     def _adopt(
         self,
         group: Group,
@@ -1206,13 +1388,18 @@ class _Work:
         tally: Tally,
         late: bool,
         action: Action,
+        parties: Sequence[str] = (),
+        concerns: tuple[e.Statement, ...] | None = None,
     ) -> e.Decided:
-        """Write the adoption to the charter and the hash chain."""
+        """Write the adoption to the charter and the hash chain. ``parties``: the groups
+        that adopted an alliance proposal (with the ``concerns`` stated in each); else the
+        group itself."""
         self.move(proposal, action)
         proposal.ended_at = self.now
-        concerns = self.statements(group, round_.id, c.Stance.CONCERN)
+        if concerns is None:
+            concerns = self.statements(group, round_.id, c.Stance.CONCERN)
         concern_list = [{"name": s.name, "reason": s.reason} for s in concerns]
-        parties = [group.id]
+        parties = list(parties) or [group.id]
         next_review = review_date(self.now, group.review_months, group.timezone)
         kind = c.ProposalKind(proposal.kind)
         if kind is c.ProposalKind.NEW:
@@ -1343,7 +1530,8 @@ class _Work:
         proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, *OPEN_PHASES)
         if proposal.phase == Phase.OBJECTED:
-            round_ = self.current_round(proposal, Phase.CONSENT)
+            party = group.id if alliance_number(proposal) is not None else ""
+            round_ = self.current_round(proposal, Phase.CONSENT, party)
             position = self.s.get(Position, (round_.id, actor.person))
             if position is not None and position.stance == c.Stance.OBJECT:
                 return self._withdraw_objection(group, proposal, round_, position, actor)
@@ -1382,6 +1570,10 @@ class _Work:
         ]
         if tally.object == 0:
             round_.tally = tally.as_dict()
+            if alliance_number(proposal) is not None:
+                # This group no longer objects: its round counts as adopting.
+                round_.verdict = Verdict.ADOPTED.value
+                return events + self._alliance_decided_again(proposal)
             events.append(
                 self._adopt(group, proposal, round_, tally, False, Action.OBJECTIONS_WITHDRAWN)
             )
@@ -1397,11 +1589,21 @@ class _Work:
         self, group: Group, proposal: Proposal, hours: float, by: str | None, late: bool
     ) -> e.Resolved:
         """A new amendment round after objections, the objectors invited to amend."""
-        last = self.current_round(proposal, Phase.CONSENT)
+        if alliance_number(proposal) is None:
+            last = [self.current_round(proposal, Phase.CONSENT)]
+        else:  # every group's, named where the group names votes
+            last = [
+                r
+                for r in self.party_rounds(proposal, lock=False)
+                if r.verdict != "left" and (g := self.s.get(Group, r.party)) and g.named_votes
+            ]
         objectors = self.s.scalars(
             select(Person.name)
             .join(Position, Position.person_id == Person.id)
-            .where(Position.round_id == last.id, Position.stance == c.Stance.OBJECT.value)
+            .where(
+                Position.round_id.in_([r.id for r in last]),
+                Position.stance == c.Stance.OBJECT.value,
+            )
             .order_by(Position.at)
         ).all()
         self._next_round(proposal, Action.RESOLVE, Phase.AMENDMENT, hours)
@@ -1518,7 +1720,12 @@ class _Work:
         """The open round of ``phase`` now closes at ``close`` (the old timer goes stale:
         ``fire`` checks the proposal's close against the timer's)."""
         proposal.phase_closes_at = close
-        self.current_round(proposal, phase).closes_at = close
+        if alliance_number(proposal) is not None and phase is Phase.CONSENT:
+            for round_ in self.party_rounds(proposal, lock=False):
+                if round_.closed_at is None:
+                    round_.closes_at = close
+        else:
+            self.current_round(proposal, phase).closes_at = close
         self._timer(f"close_{phase.value}", proposal, close)
 
     def _timer(self, kind: str, proposal: Proposal, due: datetime) -> None:
@@ -1544,12 +1751,14 @@ class _Work:
     def do_Next(self, group: Group, actor: c.Actor, cmd: c.Next) -> list[e.Event]:
         proposal = self.proposal(group.id, cmd.proposal, cmd)
         self.expect(proposal, Phase.AMENDMENT, Phase.CONSENT)
-        return [self._close_phase(group, proposal, late=False)]
+        return self._close_phase(group, proposal, late=False)
 
-    def _close_phase(self, group: Group, proposal: Proposal, late: bool) -> e.Event:
+    def _close_phase(self, group: Group, proposal: Proposal, late: bool) -> list[e.Event]:
         if proposal.phase == Phase.AMENDMENT:
-            return self._close_amendment(group, proposal, late)
-        return self._close_consent(group, proposal, late)
+            return [self._close_amendment(group, proposal, late)]
+        if alliance_number(proposal) is not None:
+            return self._close_alliance_consent(proposal, late)
+        return [self._close_consent(group, proposal, late)]
 
     def do_Close(self, group: Group, actor: c.Actor, cmd: c.Close) -> list[e.Event]:
         proposal = self.proposal(group.id, cmd.proposal, cmd)
@@ -1771,6 +1980,9 @@ class _Work:
     def fire(self, timer: Timer) -> list[e.Event]:
         """Carry out a due timer, if what it was set for still stands."""
         self.followups = []
+        return self.fan_out(self._fire(timer))
+
+    def _fire(self, timer: Timer) -> list[e.Event]:
         if timer.clause_id is not None:
             return self._fire_review(timer)
         if timer.meeting_id is not None:
@@ -1786,10 +1998,9 @@ class _Work:
             phase = timer.kind.removeprefix("close_")
             if proposal.phase != phase or proposal.phase_closes_at != timer.due_at:
                 return []  # closed early by /next, or rescheduled
-            return [self._close_phase(group, proposal, late), *self.followups]
+            return [*self._close_phase(group, proposal, late), *self.followups]
         if timer.kind == REMIND_CONSENT:
-            reminder = self._reminder(group, proposal, timer.due_at)
-            return [reminder] if reminder is not None else []
+            return self._reminders(group, proposal, timer.due_at)
         if timer.kind == OPEN_SCHEDULED:
             return self._open_scheduled(group, proposal, timer.due_at, late)
         if timer.kind == "expire" and proposal.phase == Phase.OBJECTED:
@@ -1842,8 +2053,7 @@ class _Work:
             or clause.next_review.isoformat() != payload.get("review")
         ):
             return []  # renewed early, repealed, lapsed
-        charter = self.s.get(Charter, clause.charter_id)
-        group = self.s.get(Group, charter.group_id) if charter and charter.group_id else None
+        group = self._charter_group(clause)
         if group is None:
             return []
         late = is_late(timer.due_at, self.now)
@@ -1854,14 +2064,29 @@ class _Work:
                 return []  # its moment is long past (the bot was down)
             if self._open_renewal(clause) is not None:
                 return []  # renewed early: that round is under way
+            number = alliance_number_of_charter(clause.charter_id)
+            told = self.party_groups(number) if number is not None else [group]
             return [
                 e.RenewalReminder(
-                    group=group.id, clause=clause.id, review_at=moment, text=clause.text, late=late
+                    group=party.id, clause=clause.id, review_at=moment, text=clause.text, late=late
                 )
+                for party in told
             ]
         if timer.kind != REVIEW or self._open_renewal(clause) is not None:
             return []  # a renewal started early with /renew decides
         return [self._open_automatic_renewal(group, clause, late)]
+
+    def _charter_group(self, clause: Clause) -> Group | None:
+        """The group a clause's renewal opens in: the charter's group, or for an alliance
+        the first of its groups (the renewal is the whole alliance's)."""
+        charter = self.s.get(Charter, clause.charter_id)
+        if charter is None:
+            return None
+        if charter.group_id is not None:
+            return self.s.get(Group, charter.group_id)
+        number = alliance_number_of_charter(clause.charter_id)
+        groups = self.party_groups(number) if number is not None else []
+        return groups[0] if groups else None
 
     def _open_automatic_renewal(self, group: Group, clause: Clause, late: bool) -> e.ProposalOpened:
         """The renewal round that opens by itself on the review date, on the current text,
@@ -1871,7 +2096,13 @@ class _Work:
             self.s.flush()
         author = c.Actor(group=group.id, person=SYSTEM_PERSON, name="charterbot")
         proposal = self._open(
-            group, author, c.ProposalKind.RENEWAL, clause.text, clause, consent_now=True
+            group,
+            author,
+            c.ProposalKind.RENEWAL,
+            clause.text,
+            clause,
+            consent_now=True,
+            charter=clause.charter_id,
         )
         concerns = tuple(
             e.Statement(item.get("name"), item.get("reason"))
@@ -1933,8 +2164,23 @@ class _Work:
             return [self._reopen_consent(group, proposal, hours, late)]
         return [self._resolve(group, proposal, hours, by=None, late=late)]
 
+    def _reminders(self, group: Group, proposal: Proposal, due: datetime) -> list[e.Event]:
+        """The reminder set at ``due``: to the group, or to each group of an alliance
+        proposal, with its own count of members yet to respond."""
+        if alliance_number(proposal) is None:
+            reminders = [self._reminder(group, proposal, due)]
+        else:
+            rounds = self.party_rounds(proposal, lock=False)
+            reminders = [
+                self._reminder(party, proposal, due, party=party.id)
+                for round_ in rounds
+                if round_.closed_at is None
+                and (party := self.s.get(Group, round_.party)) is not None
+            ]
+        return [reminder for reminder in reminders if reminder is not None]
+
     def _reminder(
-        self, group: Group, proposal: Proposal, due: datetime
+        self, group: Group, proposal: Proposal, due: datetime, party: str = ""
     ) -> e.ConsentReminder | None:
         """The reminder set at ``due`` before the consent round closes, if it is still worth
         sending: the round is still open, someone has yet to state a position, and at least
@@ -1952,6 +2198,7 @@ class _Work:
                 Round.proposal_id == proposal.id,
                 Round.number == proposal.round_no,
                 Round.phase == Phase.CONSENT.value,
+                Round.party == party,
                 Round.closed_at.is_(None),
             )
         )

@@ -547,3 +547,34 @@ def test_a_batch_commits_together_and_refuses_one_by_one(
         assert len(queries.open_proposals(uow.session, GROUP)) == 2
     assert people == {"console:bob", "console:gina"}
     assert view.tally is not None and (view.tally.consent, view.tally.concern) == (1, 1)
+
+
+def test_an_alliance_proposal_takes_votes_from_each_of_its_groups_only(
+    db: Database, clock: ManualClock
+) -> None:
+    """The vote's one statement (PostgreSQL) or read (SQLite) finds the voter's group's
+    round of an alliance proposal, and refuses a group that is not, or no longer, in it."""
+    engine = Deliberation(db, clock, Defaults(amendment_hours=0, quorum_min=1))
+    other, third = "console:other", "console:third"
+    (created,) = engine.handle(actor("alice", True), c.CreateAlliance("Coast"))
+    engine.handle(actor("erin", True, other), c.JoinAlliance(created.code))
+    engine.handle(actor("tess", True, third), c.Register())
+    opened = engine.handle(actor("alice", True), c.Propose("Share the boats", allied=True))
+    number = opened[0].proposal
+    (stated,) = engine.handle(
+        actor("frank", group=other), c.StatePosition(number, c.Stance.OBJECT, "no")
+    )
+    assert stated.group == other and stated.tally.object == 1
+    (mine,) = engine.handle(actor("bob"), c.StatePosition(number, c.Stance.CONSENT))
+    assert mine.tally.object == 0 and mine.tally.consent == 1  # each group's own round
+    for who, group, code in (("ulla", third, "not_in_group"),):
+        with pytest.raises(DomainError) as refused:
+            engine.handle(actor(who, group=group), c.StatePosition(number, c.Stance.CONSENT))
+        assert refused.value.code == code
+    engine.handle(actor("erin", True, other), c.LeaveAlliance())
+    with pytest.raises(DomainError) as refused:
+        engine.handle(actor("frank", group=other), c.StatePosition(number, c.Stance.CONSENT))
+    assert refused.value.code == "not_in_group"
+    with db.unit_of_work(write=False) as uow:
+        left = uow.session.scalars(select(Round).where(Round.party == other)).one()
+        assert left.verdict == "left" and left.closed_at is not None
