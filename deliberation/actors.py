@@ -13,10 +13,12 @@ from types import EllipsisType
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from deliberation import commands as c
-from deliberation.model import Group, Member, Person
+from deliberation.model import Charter, Group, Member, Person
+
+MAX_TITLE = 255  # characters of a group's title kept
 
 ENTER = (
-    select(Group.member_count, Person.name, Member.person_id, Person.language_hint)
+    select(Group.member_count, Person.name, Member.person_id, Person.language_hint, Group.title)
     .select_from(Group)
     .outerjoin(Person, Person.id == bindparam("person"))
     .outerjoin(Member, and_(Member.group_id == Group.id, Member.person_id == bindparam("person")))
@@ -36,6 +38,14 @@ _HINT_PERSON = (
     update(Person.__table__)
     .where(Person.id == bindparam("person"))
     .values(language_hint=bindparam("hint"))
+)
+_RETITLE_GROUP = (
+    update(Group.__table__).where(Group.id == bindparam("group")).values(title=bindparam("title"))
+)
+_RENAME_CHARTER = (
+    update(Charter.__table__)
+    .where(Charter.id == bindparam("charter"))
+    .values(name=bindparam("title"))
 )
 _ADD_MEMBER = insert(Member.__table__)
 _COUNT_MEMBER = (
@@ -82,17 +92,32 @@ def refresh(
 
 def enter(
     conn: Connection, actor: c.Actor, now: datetime, new_group: Callable[[str], object]
-) -> None:
-    """Create or refresh the actor's group, person and membership rows (one read)."""
+) -> bool:
+    """Create or refresh the actor's group, person and membership rows (one read). True
+    when the group's title changed (an ORM object of the group holds the old one)."""
     row = conn.execute(ENTER, params(actor)).first()
     if row is None:
         new_group(actor.group)
         person = conn.execute(_PERSON, params(actor)).first()
-        count, member = 0, None
+        count, member, title = 0, None, actor.group
         name, hint = person if person is not None else (None, None)
     else:
-        count, name, member, hint = row
+        count, name, member, hint, title = row
+    retitled = retitle(conn, actor, title)
     refresh(conn, actor, now, count, name, member, hint)
+    return retitled
+
+
+def retitle(conn: Connection, actor: c.Actor, title: str) -> bool:
+    """The group's title (and its charter's name) as its platform names the chat now:
+    what other groups of an alliance, and the charter, call it."""
+    wanted = " ".join((actor.group_title or "").split())[:MAX_TITLE]
+    if wanted and wanted != title:
+        values = {"group": actor.group, "title": wanted, "charter": f"group:{actor.group}"}
+        conn.execute(_RETITLE_GROUP, values)
+        conn.execute(_RENAME_CHARTER, values)
+        return True
+    return False
 
 
 def eligible(group: Group) -> int:

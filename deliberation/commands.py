@@ -44,6 +44,7 @@ class Actor:
     member_count: int | None = None
     language_hint: str | None = None
     private: bool = False  # a one-to-one chat with the bot: ``group`` is not a group
+    group_title: str | None = None  # the chat's name on its platform, when the adapter knows it
 
 
 @dataclass(frozen=True, slots=True)

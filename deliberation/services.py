@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from deliberation import actors, positions, queries
 from deliberation import charter as chain
@@ -504,7 +505,14 @@ class _Work(AllianceWork):
         return [e.TimezoneSet(group=actor.group, person=actor.name, zone=zone)]
 
     def enter(self, actor: c.Actor) -> None:
-        actors.enter(self.s.connection(), actor, self.now, self._new_group)
+        if actors.enter(self.s.connection(), actor, self.now, self._new_group):
+            for stale in (
+                identity_key(Group, actor.group),
+                identity_key(Charter, f"group:{actor.group}"),
+            ):
+                held = self.s.identity_map.get(stale)
+                if held is not None:
+                    self.s.expire(held, ["title"] if isinstance(held, Group) else ["name"])
 
     def _new_group(self, group_id: str) -> Group:
         group = Group(

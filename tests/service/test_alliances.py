@@ -14,6 +14,7 @@ import pytest
 
 from deliberation import commands as c
 from deliberation import events as e
+from deliberation import queries
 from deliberation.alliances import code_hash
 from deliberation.model import AllianceInvite, Clause, Round
 from deliberation.tally import Verdict
@@ -255,3 +256,17 @@ def test_a_group_in_two_alliances_names_which(chat: Chat) -> None:
     opened = run(chat, "alice", c.Propose("Rivers first", allied=True, alliance=second.alliance))
     assert [ev.group for ev in opened] == [GROUP]  # the only group of River Keepers
     assert opened[0].alliance == "River Keepers"
+
+
+def test_groups_are_named_by_their_platform_titles(chat: Chat) -> None:
+    (created,) = chat.do("alice", c.CreateAlliance("Coast"), group_title="Kitchen  collective")
+    joined = chat.do("erin", c.JoinAlliance(created.code), group=OTHER, group_title="Harbour")
+    assert joined[0].groups == ("Kitchen collective", "Harbour") and joined[0].joined == "Harbour"
+    renamed = chat.do("alice", c.InviteToAlliance(), group_title="Kitchen commons")
+    assert renamed[0].group == GROUP
+    changed = chat.do("erin", c.AllianceSetting("rule", "majority"), group=OTHER)
+    assert [ev.by for ev in changed] == ["Harbour", "Harbour"]
+    with chat.db.unit_of_work(write=False) as uow:
+        (view,) = queries.alliances(uow.session, OTHER, chat.clock.now())
+    assert [g.title for g in view.groups] == ["Kitchen commons", "Harbour"]
+    assert view.rule == "majority" and view.open_invites == 1
