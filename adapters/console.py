@@ -145,6 +145,7 @@ class ConsoleAdapter:
             platform_admin=name in self.mediators,
             member=known is None or name in known,
             member_count=len(known) if known is not None else None,
+            chat_title=group,
         )
         await self._sink([message], None)
         await self.after_line()

@@ -81,6 +81,7 @@ from bot.messages import (
     Cursor,
     DeliveryError,
     Inbound,
+    MessageIn,
     Outbound,
     Sink,
 )
@@ -531,6 +532,8 @@ class MatrixAdapter:
             if user != partner or people.names.keys() != {partner, self.config.user_id}:
                 return None
             return dataclasses.replace(item, sender_name=people.names.get(user, user), private=True)
+        if isinstance(item, MessageIn) and people.title:
+            item = dataclasses.replace(item, chat_title=people.title)
         return dataclasses.replace(
             item,
             sender_name=people.names.get(user, user),

@@ -29,7 +29,7 @@ from bot.messages import MessageIn, Reaction
 
 PLATFORM = "matrix"
 _STATE_TYPES = frozenset(
-    {"m.room.member", "m.room.power_levels", "m.room.create", "m.room.encryption"}
+    {"m.room.member", "m.room.power_levels", "m.room.create", "m.room.encryption", "m.room.name"}
 )
 _TEXT_TYPES = frozenset({"m.text", "m.emote", "m.notice"})
 # Variation selectors (text/emoji presentation) and the five skin-tone modifiers.

@@ -31,6 +31,7 @@ class RoomPeople:
     default_level: int = 0
     creators: frozenset[str] = frozenset()
     encrypted: bool = False
+    title: str = ""  # the room's name (``m.room.name``), what other groups call it
 
     def level(self, user_id: str) -> int:
         return self.levels.get(user_id, self.default_level)
@@ -64,6 +65,8 @@ def read_state(events: list[dict[str, Any]]) -> RoomPeople:
             additional = [u for u in extra if isinstance(u, str)]
         elif kind == "m.room.encryption":
             people.encrypted = True
+        elif kind == "m.room.name":
+            people.title = str(content.get("name") or "")
     if _creators_rule(version) and creator:
         people.creators = frozenset([creator, *additional])
     return people

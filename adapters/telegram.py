@@ -101,6 +101,7 @@ MEDIATOR_MENU: tuple[tuple[str, str], ...] = (
     ("schedule", N_("Schedule a round")),
     ("next", N_("Close the current phase now")),
     ("resolve", N_("A new round after objections")),
+    ("alliance", N_("Alliances with other groups")),
     *MENU[-3:],
 )
 # A private chat with the bot: the person's own preferences and rounds.

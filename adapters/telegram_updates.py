@@ -107,6 +107,7 @@ def _message(message: telegram.Message, dedupe_key: str, bot_id: int) -> Transla
         text=message.text,
         language_hint=user.language_code,
         private=message.chat.type == ChatType.PRIVATE,
+        chat_title=message.chat.title,
         reply_to=_reply_to_bot(message, bot_id),
         replied_person=_replied_person(message, bot_id),
     )

@@ -28,10 +28,19 @@ def _translation(tr: Translator, translation: dict[str, Any]) -> list[str]:
 def markdown(tr: Translator, data: dict[str, Any]) -> str:
     _ = tr.gettext
     out: list[str] = []
+    groups = data.get("groups", {})
+
+    def named(parties: list[str]) -> str:
+        """Each party by its group's title, with its id (which stays unique)."""
+        return ", ".join(
+            f"{groups[p]['title']} ({p})" if p in groups and groups[p]["title"] != p else p
+            for p in parties
+        )
+
     for ch in data["charters"]:
         out.append("# " + _("Charter: {name}").format(name=ch["name"]))
         out.append("")
-        out.append(_("Parties: {parties}").format(parties=", ".join(ch["parties"]) or "—"))
+        out.append(_("Parties: {parties}").format(parties=named(ch["parties"]) or "—"))
         out.append("")
         if not ch["clauses"]:
             out += [_("No clauses yet."), ""]
@@ -49,7 +58,7 @@ def markdown(tr: Translator, data: dict[str, Any]) -> str:
             out.append("")
             if clause["next_review"] and clause["status"] == "active":
                 out.append(_("Next review: {date}.").format(date=clause["next_review"]))
-            out.append(_("Parties: {parties}").format(parties=", ".join(clause["parties"])))
+            out.append(_("Parties: {parties}").format(parties=named(clause["parties"])))
             out.append("")
             for v in clause["versions"]:
                 t = v["tally"]

@@ -15,6 +15,12 @@ Choices where the spec is silent (also in docs/):
   deep links send ``/start <payload>``) and ``/help`` reads only its first word.
 - ``--change`` may also be typed with the dash a phone makes of ``--`` (``—change``).
 - ``/settings key=value`` is read as ``/settings key value``; setting keys are lower-cased.
+  So are ``/alliance settings`` keys.
+- An alliance is named ``L2`` (or ``l2``); a plain ``2`` too as the first argument of
+  ``/alliance invite|revoke|leave|settings``, except where it begins a duration
+  (``/alliance invite 2 days``). ``/propose --alliance L2 <text>`` and
+  ``--alliance=L2`` name an alliance; ``--alliance=2`` too. ``/alliance L2`` and
+  ``/alliance settings L2`` show that alliance only.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from deliberation import commands as c
+from deliberation.errors import DomainError
 from deliberation.ids import Kind, looks_like_number, parse_number
 
 
@@ -63,7 +70,7 @@ class ShowStatus:
 
 @dataclass(frozen=True, slots=True)
 class ShowCharter:
-    pass
+    everyone: bool = False  # ``/charter all``: the people's charter, every charter in the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,13 @@ class ListMeetings:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowAlliances:
+    """``/alliance`` (and ``/alliance settings``): the group's alliances, or one of them."""
+
+    alliance: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MediatorRequest:
     """``/mediator add|remove <user>``: the platform adapter resolves ``user`` to a person."""
 
@@ -94,7 +108,17 @@ class MediatorRequest:
     user: str
 
 
-Query = Help | Start | ShowStatus | ShowCharter | ShowClause | ShowSettings | Export | ListMeetings
+Query = (
+    Help
+    | Start
+    | ShowStatus
+    | ShowCharter
+    | ShowClause
+    | ShowSettings
+    | Export
+    | ListMeetings
+    | ShowAlliances
+)
 Request = c.Command | Query | MediatorRequest
 
 COMMANDS: tuple[str, ...] = (
@@ -121,6 +145,7 @@ COMMANDS: tuple[str, ...] = (
     "clause",
     "settings",
     "mediator",
+    "alliance",
     "export",
     "timezone",
     "lang",
@@ -139,12 +164,13 @@ MEDIATOR_COMMANDS: frozenset[str] = frozenset(
         "meeting",
         "settings",
         "mediator",
+        "alliance",
         "timezone",
         "grouplang",
     }
 )
 """Commands only mediators may use (``settings`` only when setting a value, ``meeting`` only
-when announcing or cancelling one)."""
+when announcing or cancelling one, ``alliance`` only when it changes something)."""
 
 EXPORT_FORMATS = {"md": "md", "markdown": "md", "json": "json"}
 
@@ -152,7 +178,9 @@ _LEADING_MARKS = re.compile(r"^[^\w]+")  # "/propose", "!propose" -> "propose"
 _COMMAND = re.compile(r"(\S*)(.*)", re.DOTALL)
 _ID_TAIL = ":,;."
 _ID_LIKE = re.compile(r"^[A-Za-z]?\d+$")  # an id, perhaps of the wrong kind or too long
-_OPTION = re.compile(r"^(?:--|[\u2012\u2013\u2014\u2015\u2212])([A-Za-z]+)$")
+_OPTION = re.compile(r"^(?:--|[\u2012\u2013\u2014\u2015\u2212])([A-Za-z]+)(?:=(.*))?$")
+_ALLIANCE = re.compile(r"^[Ll](\d{1,9})$")
+_NUMBER = re.compile(r"^\d{1,9}$")
 _QUOTES = '"\u201c\u201d\u201e\u201f\u00ab\u00bb'  # " “ ” „ ‟ « »
 _GUILLEMETS = "\u00ab\u00bb"
 _TYPO_SPACES = "\u00a0\u202f\u2009"  # no-break, narrow no-break, thin
@@ -239,22 +267,62 @@ def _no_arguments(command: str, rest: str) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
+_PROPOSE_OPTIONS = ("change", "alliance")
+
+
 def _propose(rest: str) -> c.Propose:
+    """``/propose <text>``, ``/propose --change C<n> <text>`` (or ``--change=C<n>``),
+    ``/propose --alliance [L<n>] <text>`` (or ``--alliance=L<n>``)."""
     token, remainder = _split(rest)
-    option = _OPTION.match(token)
-    if option is not None and not token.startswith("--"):
-        # a phone's dash: an option only if it names one, else the text begins with a dash
-        option = option if option.group(1).lower() in ("change", "alliance") else None
+    option = _option(token)
     if option is None:
         if not rest:
             raise UsageError("propose")
         return c.Propose(rest)
-    if option.group(1).lower() != "change":
-        raise UsageError("propose")  # --alliance comes with alliances; no other option
+    name, value = option
+    if name == "alliance":
+        return _allied(value, remainder)
+    if name != "change":
+        raise UsageError("propose")  # no other option
+    if value is not None:  # --change=C3 <text>
+        remainder = f"{value} {remainder}".strip() if value else ""
     clause, text = _required_id("propose", remainder, Kind.CLAUSE)
     if not text:
         raise UsageError("propose")
     return c.Propose(text, kind=c.ProposalKind.CHANGE, clause=clause)
+
+
+def _option(token: str) -> tuple[str, str | None] | None:
+    """``--name`` or ``--name=value``: (the lower-cased name, the value or None); None when
+    the word is no option. A phone's dash (``—change``) is an option only if it names one,
+    else the text begins with a dash."""
+    option = _OPTION.match(token)
+    if option is None:
+        return None
+    name = option.group(1).lower()
+    if not token.startswith("--") and name not in _PROPOSE_OPTIONS:
+        return None
+    return name, option.group(2)
+
+
+def _allied(value: str | None, rest: str) -> c.Propose:
+    """What follows ``--alliance``: an alliance proposal, in the alliance named (``=L2``,
+    ``=2`` or a first word ``L2``) or the group's only one."""
+    if value is not None:
+        if not value:
+            raise UsageError("propose")
+        number = _alliance_number(value, plain=True)
+        if number is None:
+            raise _bad_alliance(value)
+        text = rest
+    else:
+        token, remainder = _split(rest)
+        number = _alliance_number(token) if token else None
+        text = remainder if number is not None else rest
+    first, _ = _split(text)
+    if not text or _option(first) is not None:  # no text, or --alliance --change ...
+        raise UsageError("propose")
+    return c.Propose(text, allied=True, alliance=number)
 
 
 def _amend(rest: str) -> c.Amend:
@@ -389,6 +457,9 @@ def _status(rest: str) -> ShowStatus:
 
 
 def _charter(rest: str) -> ShowCharter:
+    token, remainder = _split(rest)
+    if token.lower() == "all" and not remainder:
+        return ShowCharter(everyone=True)
     _no_arguments("charter", rest)
     return ShowCharter()
 
@@ -412,13 +483,105 @@ def _start(rest: str) -> Start:
 def _settings(rest: str) -> ShowSettings | c.ChangeSetting:
     if not rest:
         return ShowSettings()
+    key, value = _key_value("settings", rest)
+    return c.ChangeSetting(key, value)
+
+
+def _key_value(command: str, rest: str) -> tuple[str, str]:
+    """``key value`` or ``key=value`` (a value may be of several words); the key
+    lower-cased."""
     key, value = _split(rest)
     if "=" in key:  # "key=value", "key=48h 2h" (a value of several words)
         key, _, first = key.partition("=")
         value = f"{first} {value}".strip()
     if not key or not value:
-        raise UsageError("settings")
-    return c.ChangeSetting(key.lower(), value)
+        raise UsageError(command)
+    return key.lower(), value
+
+
+# -- alliances -----------------------------------------------------------------------------
+
+_CODE_WRAPPING = "`'" + _QUOTES  # what a copied invite code may come wrapped in
+
+
+def _alliance(rest: str) -> Request:
+    """``/alliance [L<n>]``, ``/alliance create <name>``, ``/alliance invite [L<n>]
+    [<duration>]``, ``/alliance revoke [L<n>]``, ``/alliance join <code>``, ``/alliance
+    leave [L<n>]``, ``/alliance settings [L<n>] [<key> <value>]``."""
+    if not rest:
+        return ShowAlliances()
+    word, remainder = _split(rest)
+    number = _alliance_number(word)
+    if number is not None:  # /alliance L2: that one alone
+        _nothing_more("alliance", remainder)
+        return ShowAlliances(number)
+    action = word.lower()
+    if action == "create":
+        name = " ".join(remainder.split())  # a name is one line
+        if not name:
+            raise UsageError("alliance")
+        return c.CreateAlliance(name)
+    if action == "join":
+        code, more = _split(remainder)
+        code = code.strip(_CODE_WRAPPING)
+        if not code or more:
+            raise UsageError("alliance")
+        return c.JoinAlliance(code)
+    if action == "invite":
+        number, valid_for = _leading_alliance(remainder, duration=True)
+        return c.InviteToAlliance(number, valid_for or None)
+    if action == "revoke":
+        return c.RevokeInvites(_only_alliance(remainder))
+    if action == "leave":
+        return c.LeaveAlliance(_only_alliance(remainder))
+    if action == "settings":
+        number, setting = _leading_alliance(remainder)
+        if not setting:
+            return ShowAlliances(number)
+        key, value = _key_value("alliance", setting)
+        return c.AllianceSetting(key, value, number)
+    raise UsageError("alliance")
+
+
+def _alliance_number(token: str, plain: bool = False) -> int | None:
+    """``L2``, ``l2`` (and with ``plain`` ``2``) -> 2; else None."""
+    token = _id_token(token)
+    match = _ALLIANCE.match(token)
+    if match is not None:
+        return int(match.group(1))
+    if plain and _NUMBER.match(token):
+        return int(token)
+    return None
+
+
+def _bad_alliance(token: str) -> DomainError:
+    return DomainError("bad_id", kind="L", given=token[:20])
+
+
+def _leading_alliance(rest: str, duration: bool = False) -> tuple[int | None, str]:
+    """The alliance named by the first word (``L2``, or ``2`` unless, with ``duration``, it
+    begins a duration such as ``2 days``) and the rest; else None and the whole text. An
+    id of another kind (``P2``) is refused with ``bad_id``."""
+    token, remainder = _split(rest)
+    if not token:
+        return None, ""
+    number = _alliance_number(token)
+    if number is not None:
+        return number, remainder
+    bare = _id_token(token)
+    if _NUMBER.match(bare) and not (duration and remainder[:1].isalpha()):
+        return int(bare), remainder
+    if _ID_LIKE.match(bare) and bare[:1].isalpha():
+        raise _bad_alliance(token)
+    return None, rest
+
+
+def _only_alliance(rest: str) -> int | None:
+    number, remainder = _leading_alliance(rest)
+    if number is None and rest:
+        raise UsageError("alliance")
+    _nothing_more("alliance", remainder)
+    return number
 
 
 def _mediator(rest: str) -> MediatorRequest:
@@ -494,6 +657,7 @@ _HANDLERS: dict[str, Callable[[str], Request]] = {
     "clause": _clause,
     "settings": _settings,
     "mediator": _mediator,
+    "alliance": _alliance,
     "export": _export,
     "timezone": _timezone,
     "lang": _lang,

@@ -29,6 +29,7 @@ class MessageIn:
     language_hint: str | None = None
     private: bool = False  # a one-to-one chat with the bot, not a group
     reply_to: str | None = None  # the platform's id of the bot's message this one answers
+    chat_title: str | None = None  # the group's name on its platform, when known
     replied_person: tuple[str, str] | None = None  # (id, name) of a person answered instead
 
 

@@ -103,6 +103,17 @@ RULE_NAME = {
     "majority": N_("majority"),
     "supermajority": N_("two-thirds majority"),
 }
+# A group's outcome in an alliance proposal: a Verdict value, or "left" (it left meanwhile).
+VERDICT_NAME = {
+    "adopted": N_("adopted"),
+    "objected": N_("objections stand"),
+    "no_quorum": N_("quorum not reached"),
+    "rule_not_met": N_("rule not met"),
+    "left": N_("left the alliance"),
+}
+VERDICT_ICON = {"adopted": "✅", "objected": "✋", "left": "🚪"}  # else ❌
+PLATFORM_NAME = {"telegram": "Telegram", "matrix": "Matrix", "console": N_("console")}
+ALLIANCE_SETTINGS = ("min_parties", "rule")
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
@@ -110,10 +121,29 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def tally_line(r: Reader, tally: Tally) -> str:
-    return r.tr.line_start + " · ".join(
+def counts(r: Reader, tally: Tally) -> str:
+    """``✅ 2 · ⚠️ 1 · ✋ 0 · ➖ 0``"""
+    return " · ".join(
         f"{STANCE_ICON[k]} {r.tr.format_number(v)}" for k, v in tally.as_dict().items()
     )
+
+
+def tally_line(r: Reader, tally: Tally) -> str:
+    return r.tr.line_start + counts(r, tally)
+
+
+def names(r: Reader, items: Sequence[str]) -> str:
+    """Names people gave (groups' titles) as a list: each escaped, and isolated for a
+    right-to-left reader so that each reads in its own direction."""
+    return r.tr.format_list([r.tr.isolate(r.markup.text(item)) for item in items])
+
+
+def platform_name(r: Reader, platform: str) -> str:
+    return r.tr.gettext(PLATFORM_NAME[platform]) if platform in PLATFORM_NAME else platform
+
+
+def verdict_name(r: Reader, verdict: str) -> str:
+    return r.tr.gettext(VERDICT_NAME.get(verdict, verdict))
 
 
 def stance_label(r: Reader, stance: str) -> str:
@@ -213,7 +243,12 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
         head = _("P{n}: new clause proposed by {author}:").format(
             n=ev.proposal, author=t(ev.author)
         )
-    lines = [r.markup.bold(head), block(r, ev.text)]
+    lines = [r.markup.bold(head)]
+    if ev.origin:
+        lines.append(_("Proposed in {group}.").format(group=r.tr.isolate(t(ev.origin))))
+    if ev.alliance:
+        lines.append(alliance_proposal_line(r, ev.alliance, ev.alliance_id, ev.parties))
+    lines.append(block(r, ev.text))
     if ev.concerns:
         lines.append(_("Concerns recorded when it was last adopted:"))
         lines += _statements(r, ev.concerns, STANCE_ICON["concern"])
@@ -234,6 +269,19 @@ def _proposal_opened(r: Reader, ev: e.ProposalOpened) -> str:
         lines.append(_("Consent round until {when}.").format(when=r.when(ev.closes_at)))
         lines.append(consent_hint(r, ev.proposal))
     return "\n".join(lines)
+
+
+def alliance_proposal_line(
+    r: Reader, name: str, number: int | None, parties: Sequence[str] = ()
+) -> str:
+    """That a proposal is one of alliance L``number`` ``name``, and which groups take part."""
+    _ = r.tr.gettext
+    if parties:
+        return _(
+            "An alliance proposal of L{a} {name}: each of its groups holds its own consent "
+            "round. Taking part: {groups}."
+        ).format(a=number, name=r.markup.text(name), groups=names(r, parties))
+    return _("An alliance proposal of L{a} {name}.").format(a=number, name=r.markup.text(name))
 
 
 def amendment_change(
@@ -257,14 +305,21 @@ def amendment_head(
     passage: str | None,
     replacement: str | None,
     text: str | None,
+    origin: str = "",
 ) -> str:
-    """``A5 to P2 by bob: replace “x” with “y”`` (its announcement, and its card)."""
-    return r.tr.gettext("A{a} to P{n} by {author}: {change}").format(
-        a=number,
-        n=proposal,
-        author=r.markup.text(author),
-        change=amendment_change(r, passage, replacement, text),
-    )
+    """``A5 to P2 by bob: replace “x” with “y”`` (its announcement, and its card);
+    ``origin``: the group of the alliance it came from, when that is another."""
+    values = {
+        "a": number,
+        "n": proposal,
+        "author": r.markup.text(author),
+        "change": amendment_change(r, passage, replacement, text),
+    }
+    if origin:
+        return r.tr.gettext("A{a} to P{n} by {author} from {origin}: {change}").format(
+            origin=r.markup.text(origin), **values
+        )
+    return r.tr.gettext("A{a} to P{n} by {author}: {change}").format(**values)
 
 
 def support_counts(r: Reader, support: int, oppose: int) -> str:
@@ -275,7 +330,7 @@ def support_counts(r: Reader, support: int, oppose: int) -> str:
 
 def _amendment_proposed(r: Reader, ev: e.AmendmentProposed) -> str:
     head = amendment_head(
-        r, ev.amendment, ev.proposal, ev.author, ev.passage, ev.replacement, ev.text
+        r, ev.amendment, ev.proposal, ev.author, ev.passage, ev.replacement, ev.text, ev.origin
     )
     hint = r.tr.gettext("Support it with {p}support A{a}, oppose it with {p}oppose A{a}.").format(
         p=r.prefix, a=ev.amendment
@@ -338,6 +393,13 @@ def _consent_opened(r: Reader, ev: e.ConsentOpened) -> str:
             )
         )
     )
+    if ev.alliance:
+        lines.append(
+            _(
+                "An alliance proposal of L{a} {name}: this is this group's own consent round; "
+                "every group of the alliance holds one."
+            ).format(a=ev.alliance_id, name=r.markup.text(ev.alliance))
+        )
     if not ev.skipped:  # otherwise the text was just shown with the proposal
         lines.append(block(r, ev.text))
     lines.append(consent_hint(r, ev.proposal))
@@ -429,7 +491,9 @@ def _position_retracted(r: Reader, ev: e.PositionRetracted) -> str:
     return text
 
 
-def _statements(r: Reader, items: tuple[e.Statement, ...], icon: str) -> list[str]:
+def _statements(
+    r: Reader, items: tuple[e.Statement, ...], icon: str, indent: str = ""
+) -> list[str]:
     _ = r.tr.gettext
     t = r.markup.text
     out = []
@@ -437,8 +501,26 @@ def _statements(r: Reader, items: tuple[e.Statement, ...], icon: str) -> list[st
         reason = t(s.reason) if s.reason else _("(no reason given)")
         name = r.tr.isolate(t(s.name)) if s.name else None
         line = f"{icon} {name}: {reason}" if name else f"{icon} {reason}"
-        out.append(r.tr.line_start + line)
+        out.append(r.tr.line_start + indent + line)
     return out
+
+
+def _adopted_head(r: Reader, ev: e.Decided) -> str:
+    _ = r.tr.gettext
+    if ev.kind == "repeal":
+        return _("P{n} adopted: C{c} is repealed.").format(n=ev.proposal, c=ev.clause)
+    if ev.kind == "renewal":
+        return _("P{n} adopted: C{c} is renewed.").format(n=ev.proposal, c=ev.clause)
+    return _("P{n} adopted: clause C{c}, version {v}, is in the charter.").format(
+        n=ev.proposal, c=ev.clause, v=ev.clause_version
+    )
+
+
+def _objectors_hint(r: Reader, proposal: int) -> str:
+    return r.tr.gettext(
+        "Objectors may withdraw with {p}withdraw P{n}; a mediator may open a new amendment "
+        "round with {p}resolve P{n}."
+    ).format(p=r.prefix, n=proposal)
 
 
 def _decided(r: Reader, ev: e.Decided) -> str:
@@ -451,27 +533,10 @@ def _decided(r: Reader, ev: e.Decided) -> str:
         ev.eligible,
         stated=r.tr.format_number(ev.tally.stated),
     )
+    if ev.alliance is not None:
+        return "\n".join(lines + _alliance_decided(r, ev, ev.alliance, count))
     if ev.verdict is Verdict.ADOPTED:
-        if ev.kind == "repeal":
-            lines.append(
-                r.markup.bold(
-                    _("P{n} adopted: C{c} is repealed.").format(n=ev.proposal, c=ev.clause)
-                )
-            )
-        elif ev.kind == "renewal":
-            lines.append(
-                r.markup.bold(
-                    _("P{n} adopted: C{c} is renewed.").format(n=ev.proposal, c=ev.clause)
-                )
-            )
-        else:
-            lines.append(
-                r.markup.bold(
-                    _("P{n} adopted: clause C{c}, version {v}, is in the charter.").format(
-                        n=ev.proposal, c=ev.clause, v=ev.clause_version
-                    )
-                )
-            )
+        lines.append(r.markup.bold(_adopted_head(r, ev)))
         lines.append(tally_line(r, ev.tally) + " · " + count)
         if ev.concerns:
             lines.append(_("Concerns recorded with the clause:"))
@@ -486,12 +551,7 @@ def _decided(r: Reader, ev: e.Decided) -> str:
         )
         lines.append(tally_line(r, ev.tally) + " · " + count)
         lines += _statements(r, ev.objections, STANCE_ICON["object"])
-        lines.append(
-            _(
-                "Objectors may withdraw with {p}withdraw P{n}; a mediator may open a new amendment "
-                "round with {p}resolve P{n}."
-            ).format(p=r.prefix, n=ev.proposal)
-        )
+        lines.append(_objectors_hint(r, ev.proposal))
     else:
         if ev.verdict is Verdict.NO_QUORUM:
             why = _("P{n} is not adopted: the quorum was not reached.").format(n=ev.proposal)
@@ -513,6 +573,60 @@ def _decided(r: Reader, ev: e.Decided) -> str:
             )
         lines += _statements(r, ev.objections, STANCE_ICON["object"])
     return "\n".join(lines)
+
+
+def _alliance_decided(
+    r: Reader, ev: e.Decided, outcome: e.AllianceOutcome, count: str
+) -> list[str]:
+    """An alliance proposal decided: the alliance's verdict, this group's counts, then
+    every group's outcome (objections named only where that group names votes)."""
+    _ = r.tr.gettext
+    t = r.markup.text
+    adopted = outcome.verdict == Verdict.ADOPTED.value
+    if adopted:
+        head = _adopted_head(r, ev)
+    elif outcome.verdict == Verdict.OBJECTED.value:
+        head = _("P{n} is not adopted yet: objections stand.").format(n=ev.proposal)
+    else:
+        head = _("P{n} is not adopted by alliance L{a} {name}.").format(
+            n=ev.proposal, a=outcome.alliance, name=t(outcome.name)
+        )
+    lines = [
+        r.markup.bold(head),
+        _("This group: {tally} · {count}").format(tally=counts(r, ev.tally), count=count),
+        r.tr.ngettext(
+            "Alliance L{a} {name}: {n} group had to adopt it; {adopted} of {total} did.",
+            "Alliance L{a} {name}: {n} groups had to adopt it; {adopted} of {total} did.",
+            outcome.needed,
+            a=outcome.alliance,
+            name=t(outcome.name),
+            adopted=r.tr.format_number(
+                sum(g.verdict == Verdict.ADOPTED.value for g in outcome.groups)
+            ),
+            total=r.tr.format_number(len(outcome.groups)),
+        ),
+    ]
+    for group in outcome.groups:
+        icon = VERDICT_ICON.get(group.verdict, "❌")
+        title = r.tr.isolate(t(group.group))
+        if group.id == ev.group:
+            title = _("{group} (this group)").format(group=title)
+        verdict = verdict_name(r, group.verdict)
+        lines.append(f"{r.tr.line_start}{icon} {title}: {verdict} · {counts(r, group.tally)}")
+        lines += _statements(r, group.objections, STANCE_ICON["object"], indent="    ")
+    if adopted:
+        if outcome.parties:
+            lines.append(_("Parties: {parties}").format(parties=names(r, outcome.parties)))
+        if ev.concerns:
+            lines.append(_("Concerns recorded with the clause:"))
+            lines += _statements(r, ev.concerns, STANCE_ICON["concern"])
+        if ev.next_review:
+            lines.append(_("Next review: {date}.").format(date=r.tr.format_date(ev.next_review)))
+        if ev.chain_head:
+            lines.append(_("Charter record: {hash}").format(hash=r.markup.code(ev.chain_head[:16])))
+    elif outcome.verdict == Verdict.OBJECTED.value:
+        lines.append(_objectors_hint(r, ev.proposal))
+    return lines
 
 
 def _resolved(r: Reader, ev: e.Resolved) -> str:
@@ -718,6 +832,124 @@ def _meeting_cancelled(r: Reader, ev: e.MeetingCancelled) -> str:
     return "\n".join([head, block(r, ev.topic)])
 
 
+# -- alliances --------------------------------------------------------------------------
+
+
+def _invite_lines(r: Reader, alliance: int, code: str, expires_at: datetime) -> list[str]:
+    """How an invite code is used, the code shown exactly (and easy to copy)."""
+    _ = r.tr.gettext
+    shown = r.markup.code(r.markup.text(code))
+    return [
+        _(
+            "It works once, until {when}: a mediator of the other group sends "
+            "{p}alliance join {code} there."
+        ).format(when=r.when(expires_at), p=r.prefix, code=shown),
+        _("{p}alliance revoke L{a} cancels the codes not yet used.").format(p=r.prefix, a=alliance),
+    ]
+
+
+def _alliance_created(r: Reader, ev: e.AllianceCreated) -> str:
+    _ = r.tr.gettext
+    head = _("Alliance L{a} {name} is created, with this group in it.").format(
+        a=ev.alliance, name=r.markup.text(ev.name)
+    )
+    code = _("Invite code for another group: {code}").format(
+        code=r.markup.code(r.markup.text(ev.code))
+    )
+    return "\n".join(
+        [r.markup.bold(head), code, *_invite_lines(r, ev.alliance, ev.code, ev.expires_at)]
+    )
+
+
+def _invite_created(r: Reader, ev: e.InviteCreated) -> str:
+    head = r.tr.gettext("New invite code for alliance L{a} {name}: {code}").format(
+        a=ev.alliance, name=r.markup.text(ev.name), code=r.markup.code(r.markup.text(ev.code))
+    )
+    return "\n".join([head, *_invite_lines(r, ev.alliance, ev.code, ev.expires_at)])
+
+
+def _invites_revoked(r: Reader, ev: e.InvitesRevoked) -> str:
+    values = {"a": ev.alliance, "name": r.markup.text(ev.name)}
+    if not ev.count:
+        return r.tr.gettext("Alliance L{a} {name} has no open invite code to revoke.").format(
+            **values
+        )
+    return r.tr.ngettext(
+        "{n} open invite code of alliance L{a} {name} was revoked.",
+        "{n} open invite codes of alliance L{a} {name} were revoked.",
+        ev.count,
+        **values,
+    )
+
+
+def _alliance_joined(r: Reader, ev: e.AllianceJoined) -> str:
+    return r.tr.gettext(
+        "{joined} ({platform}) joined alliance L{a} {name}. Its groups: {groups}."
+    ).format(
+        joined=r.markup.text(ev.joined),
+        platform=platform_name(r, ev.platform),
+        a=ev.alliance,
+        name=r.markup.text(ev.name),
+        groups=names(r, ev.groups),
+    )
+
+
+def _alliance_left(r: Reader, ev: e.AllianceLeft) -> str:
+    _ = r.tr.gettext
+    values = {"left": r.markup.text(ev.left), "a": ev.alliance, "name": r.markup.text(ev.name)}
+    if ev.groups:
+        text = _("{left} left alliance L{a} {name}. Still in it: {groups}.").format(
+            groups=names(r, ev.groups), **values
+        )
+    else:
+        text = _("{left} left alliance L{a} {name}; no group is in it any more.").format(**values)
+    if ev.proposals:
+        text += " " + r.tr.ngettext(
+            "The open alliance proposal {list} is decided without it.",
+            "The open alliance proposals {list} are decided without it.",
+            len(ev.proposals),
+            list=r.tr.format_list([f"P{n}" for n in ev.proposals]),
+        )
+    return text
+
+
+def adoption_rule(r: Reader, min_parties: int | None) -> str:
+    """How many groups must adopt an alliance proposal."""
+    if min_parties is None:
+        return r.tr.gettext("An alliance proposal is adopted when every group adopts it.")
+    return r.tr.ngettext(
+        "An alliance proposal is adopted when at least {n} group adopts it.",
+        "An alliance proposal is adopted when at least {n} groups adopt it.",
+        min_parties,
+    )
+
+
+def alliance_rule(r: Reader, rule: str) -> str:
+    """By which rule each group decides an alliance proposal."""
+    _ = r.tr.gettext
+    if rule == "own":
+        return _("Each group decides alliance proposals by its own rule.")
+    return _("Every group decides alliance proposals by the rule {rule}.").format(
+        rule=_(RULE_NAME[rule]) if rule in RULE_NAME else r.markup.text(rule)
+    )
+
+
+def _alliance_setting_changed(r: Reader, ev: e.AllianceSettingChanged) -> str:
+    head = r.tr.gettext("{by} set {key} of alliance L{a} {name} to {value}.").format(
+        by=r.markup.text(ev.by),
+        key=r.markup.text(ev.key),
+        a=ev.alliance,
+        name=r.markup.text(ev.name),
+        value=r.markup.text(ev.value),
+    )
+    if ev.key == "min_parties":
+        number = int(ev.value) if ev.value.isdigit() and int(ev.value) > 0 else None
+        return f"{head} {adoption_rule(r, number)}"
+    if ev.key == "rule":
+        return f"{head} {alliance_rule(r, ev.value)}"
+    return head
+
+
 _EVENTS: dict[type, Callable[[Reader, Any], str]] = {
     e.ProposalOpened: _proposal_opened,
     e.AmendmentProposed: _amendment_proposed,
@@ -744,6 +976,12 @@ _EVENTS: dict[type, Callable[[Reader, Any], str]] = {
     e.MeetingAnnounced: _meeting_announced,
     e.MeetingReminder: _meeting_reminder,
     e.MeetingCancelled: _meeting_cancelled,
+    e.AllianceCreated: _alliance_created,
+    e.InviteCreated: _invite_created,
+    e.InvitesRevoked: _invites_revoked,
+    e.AllianceJoined: _alliance_joined,
+    e.AllianceLeft: _alliance_left,
+    e.AllianceSettingChanged: _alliance_setting_changed,
 }
 
 # -- errors -----------------------------------------------------------------------------
@@ -888,7 +1126,54 @@ def error(r: Reader, err: DomainError) -> str:
         )
     if code == "bad_button":
         return _("This button is not valid (any more). See {p}status.").format(p=r.prefix)
+    alliance = _alliance_error(r, code, p)
+    if alliance is not None:
+        return alliance
     return _("That did not work.")
+
+
+def _alliance_error(r: Reader, code: str, p: dict[str, Any]) -> str | None:
+    _ = r.tr.gettext
+    t = r.markup.text
+    if code == "no_alliance":
+        return no_alliance(r)
+    if code == "which_alliance":
+        numbers = p["numbers"]
+        return _(
+            "This group is in several alliances: {list}. Say which one, e.g. "
+            "{p}alliance leave L{first} or {p}propose --alliance=L{first} <text>."
+        ).format(list=r.tr.format_list([f"L{n}" for n in numbers]), first=numbers[0], p=r.prefix)
+    if code == "no_such_alliance":
+        return _("There is no alliance L{n}.").format(n=p["number"])
+    if code == "not_in_alliance":
+        return _("This group is not in alliance L{n}. {p}alliance lists its alliances.").format(
+            n=p["number"], p=r.prefix
+        )
+    if code == "bad_invite":
+        return _(
+            "This invite code does not work: it is mistyped, used, expired or revoked. Ask a "
+            "mediator of the alliance for a new one ({p}alliance invite)."
+        ).format(p=r.prefix)
+    if code == "already_in_alliance":
+        return _("This group is already in alliance L{n} {name}.").format(
+            n=p["number"], name=t(str(p["name"]))
+        )
+    if code == "bad_alliance_setting":
+        if p["key"] not in ALLIANCE_SETTINGS:
+            return _("Alliances have no setting “{key}”. Alliance settings: {expected}.").format(
+                key=t(str(p["key"])), expected=t(str(p["expected"]))
+            )
+        return _("That value does not fit {key}: expected {expected}.").format(
+            key=p["key"], expected=t(str(p["expected"]))
+        )
+    return None
+
+
+def no_alliance(r: Reader) -> str:
+    return r.tr.gettext(
+        "This group is in no alliance. A mediator creates one with {p}alliance create <name>, "
+        "or joins one with {p}alliance join <code>."
+    ).format(p=r.prefix)
 
 
 AMENDMENT_STATUS = {
@@ -903,7 +1188,10 @@ AMENDMENT_STATUS = {
 
 USAGE: dict[str, tuple[str, str]] = {
     "propose": (
-        N_("{p}propose <text>  ·  {p}propose --change C<n> <text>"),
+        N_(
+            "{p}propose <text>  ·  {p}propose --change C<n> <text>  ·  "
+            "{p}propose --alliance[=L<n>] <text>"
+        ),
         N_("propose a new clause, or a change of a clause"),
     ),
     "amend": (
@@ -947,10 +1235,25 @@ USAGE: dict[str, tuple[str, str]] = {
         ),
     ),
     "status": (N_("{p}status [P<n>]"), N_("open proposals, or one proposal in detail")),
-    "charter": (N_("{p}charter"), N_("the clauses of this group's charter")),
+    "charter": (
+        N_("{p}charter [all]"),
+        N_("the charters of this group and its alliances; all: every charter (the people's)"),
+    ),
     "clause": (N_("{p}clause C<n>"), N_("a clause: text, parties, versions, next review")),
     "settings": (N_("{p}settings [<key> <value>]"), N_("show the settings; mediators change them")),
     "mediator": (N_("{p}mediator add|remove <user>"), N_("mediator: appoint or remove a mediator")),
+    "alliance": (
+        N_(
+            "{p}alliance  ·  {p}alliance create <name>  ·  {p}alliance invite [L<n>] [<duration>]"
+            "  ·  {p}alliance revoke [L<n>]  ·  {p}alliance join <code>  ·  "
+            "{p}alliance leave [L<n>]  ·  {p}alliance settings [L<n>] <key> <value>"
+        ),
+        N_(
+            "the alliances of this group with others, which decide alliance proposals "
+            "({p}propose --alliance) together; mediators create one (with an invite code for "
+            "another group's mediator), invite, join, leave and set min_parties and rule"
+        ),
+    ),
     "export": (N_("{p}export [md|json]"), N_("the charter as Markdown or JSON")),
     "timezone": (
         N_("{p}timezone <Area/City>"),
@@ -1062,6 +1365,8 @@ def status(r: Reader, v: q.ProposalView) -> str:
         n=v.number, kind=_(KIND_NAME[v.kind]), phase=_(PHASE_NAME[v.phase]), k=v.round
     )
     lines = [r.markup.bold(head)]
+    if v.alliance:
+        lines.append(alliance_proposal_line(r, v.alliance, v.alliance_id))
     if v.clause:
         lines.append(_("Clause: C{c}").format(c=v.clause))
     lines.append(
@@ -1127,9 +1432,32 @@ def status(r: Reader, v: q.ProposalView) -> str:
             name = t(pos.name) if pos.name else _("someone")
             reason = f": {t(pos.reason)}" if pos.reason else ""
             lines.append(f"  {STANCE_ICON.get(pos.stance, '')} {name}{reason}")
+    if v.parties and (v.phase in ("consent", "objected") or v.outcome):
+        lines.append(_("Groups of the alliance:"))
+        lines += [party_line(r, party) for party in v.parties]
+    elif v.parties:  # no round yet: only who takes part
+        lines.append(
+            _("Groups of the alliance: {groups}.").format(
+                groups=names(r, [party.group for party in v.parties])
+            )
+        )
     if v.phase == "consent":
         lines.append(consent_hint(r, v.number))
     return "\n".join(lines)
+
+
+def party_line(r: Reader, party: q.PartyView) -> str:
+    """One group's round of an alliance proposal: who responded, counts where that group
+    shows them, its outcome once closed."""
+    parts = [
+        r.tr.ngettext("{n} responded", "{n} responded", party.stated),
+    ]
+    if party.tally is not None:
+        parts.append(counts(r, party.tally))
+    if party.verdict:
+        parts.append(verdict_name(r, party.verdict))
+    title = r.tr.isolate(r.markup.text(party.group))
+    return f"{r.tr.line_start}  {title}: {' · '.join(parts)}"
 
 
 def clause_text(r: Reader, c: q.ClauseView, full: bool = True) -> str:
@@ -1140,13 +1468,12 @@ def clause_text(r: Reader, c: q.ClauseView, full: bool = True) -> str:
     lines = [r.markup.bold(head), *text_for(r, c.text, c.translations)]
     if c.next_review and c.status == "active":
         lines.append(_("Next review: {date}.").format(date=r.tr.format_date(c.next_review)))
+    parties = names(r, c.party_names or c.parties)
     if not full:
+        if c.charter.startswith("alliance:"):  # a multilateral agreement: who is bound
+            lines.append(_("Parties: {parties}").format(parties=parties))
         return "\n".join(lines)
-    lines.append(
-        _("Parties: {parties}").format(
-            parties=r.tr.format_list([r.markup.text(p) for p in c.parties])
-        )
-    )
+    lines.append(_("Parties: {parties}").format(parties=parties))
     lines.append(_("Versions:"))
     for v in c.versions:
         lines.append(
@@ -1175,6 +1502,56 @@ def charter(r: Reader, views: list[q.CharterView], head: str) -> str:
             lines.append(clause_text(r, c, full=False))
     lines.append(_("Charter record: {hash}").format(hash=r.markup.code(head[:16])))
     return "\n".join(lines)
+
+
+def alliances(r: Reader, views: Sequence[q.AllianceView]) -> str:
+    """``/alliance``: the group's alliances, each with its groups and settings."""
+    _ = r.tr.gettext
+    n_ = r.tr.ngettext
+    t = r.markup.text
+    if not views:
+        return no_alliance(r)
+    out = []
+    for v in views:
+        out.append(r.markup.bold(_("L{n} · {name}").format(n=v.number, name=t(v.name))))
+        for group in v.groups:
+            languages = r.tr.format_list([r.tr.language_name(code) for code in group.languages])
+            line = _("{title} · {platform} · {languages}").format(
+                title=t(group.title), platform=platform_name(r, group.platform), languages=languages
+            )
+            out.append("  " + line)
+        out.append(adoption_rule(r, v.min_parties))
+        out.append(alliance_rule(r, v.rule))
+        if v.open_proposals:
+            out.append(
+                _("Open alliance proposals: {list}.").format(
+                    list=r.tr.format_list([f"P{n}" for n in v.open_proposals])
+                )
+            )
+        out.append(
+            n_(
+                "{n} invite code is open.",
+                "{n} invite codes are open.",
+                v.open_invites,
+            )
+        )
+    if len(views) == 1:
+        out.append(
+            _("Propose to the whole alliance with {p}propose --alliance <text>.").format(p=r.prefix)
+        )
+    else:
+        out.append(
+            _("Propose to one of them with {p}propose --alliance=L{n} <text>.").format(
+                p=r.prefix, n=views[0].number
+            )
+        )
+    out.append(
+        _(
+            "Mediators: {p}alliance invite, {p}alliance leave, "
+            "{p}alliance settings min_parties <n>|all, {p}alliance settings rule own|<rule>."
+        ).format(p=r.prefix)
+    )
+    return "\n".join(out)
 
 
 def settings(r: Reader, values: dict[str, str]) -> str:

@@ -192,6 +192,7 @@ class Router:
             member_count=inbound.member_count,
             language_hint=inbound.language_hint,
             private=inbound.private,
+            group_title=getattr(inbound, "chat_title", None),
         )
         item = _Item(inbound, actor)
         if isinstance(inbound, Reaction):
@@ -543,6 +544,13 @@ class Router:
         adapter = self.adapters.get(platform)
         if adapter is None or not adapter.caps.buttons:
             return
+        if isinstance(ev, e.AllianceLeft):  # its proposals' cards list the groups taking part
+            marks = {(platform, ev.group, f"P{n}") for n in ev.proposals}
+            if touched is None:
+                self._bump_cards(session, marks)
+            else:
+                touched.update(marks)
+            return
         proposal = getattr(ev, "proposal", None)
         if proposal is None:
             return
@@ -561,7 +569,12 @@ class Router:
                 select(Amendment.id).where(Amendment.proposal_id == proposal)
             ).all()
             subjects = [f"P{proposal}", *(f"A{n}" for n in numbers)]
-        marks = {(platform, ev.group, subject) for subject in subjects}
+        chats = [ev.group]
+        if isinstance(ev, REPLIES):
+            # Told to one group, but an alliance proposal's cards in every group show the
+            # amendments' support and each group's count.
+            chats += [g for g in queries.alliance_groups_of(session, proposal) if g != ev.group]
+        marks = {(chat.partition(":")[0], chat, subject) for chat in chats for subject in subjects}
         if touched is None:
             self._bump_cards(session, marks)
         else:
@@ -736,15 +749,23 @@ class Router:
         if isinstance(req, g.ListMeetings):
             meetings = queries.upcoming_meetings(s, msg.chat, self.clock.now())
             return partial(render.meeting_list, meetings=meetings)
+        if isinstance(req, g.ShowAlliances):
+            views = queries.alliances(s, msg.chat, self.clock.now())
+            if req.alliance is not None:
+                views = [v for v in views if v.number == req.alliance]
+                if not views:
+                    raise DomainError("not_in_alliance", number=req.alliance)
+            return partial(render.alliances, views=views)
         if isinstance(req, g.ShowCharter):
-            views = queries.charters(s, f"group:{msg.chat}")
+            shown = None if req.everyone else queries.group_charters(s, msg.chat)
+            views = queries.charters(s, shown)
             return partial(render.charter, views=views, head=queries.chain_head(s))
         if isinstance(req, g.ShowClause):
             return partial(render.clause_text, c=queries.clause(s, req.clause))
         if isinstance(req, g.ShowSettings):
             return partial(render.settings, values=queries.settings(s, msg.chat))
         if isinstance(req, g.Export):
-            data = queries.export_json(s, f"group:{msg.chat}")
+            data = queries.export_json(s, queries.group_charters(s, msg.chat))
             if req.format == "json":
                 text = json.dumps(data, ensure_ascii=False, indent=2)
                 return lambda r: r.markup.text(text)

@@ -50,6 +50,7 @@ MAX_PARTIES = 100  # the largest ``min_parties`` accepted
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 # Events about an alliance proposal that every group of the alliance is told. The others
 # are per group: a position (the voter's group), a reminder and an outcome (built per group).
+# Those with an ``origin`` say, in the other groups, which group they came from.
 FANNED = (
     e.ProposalOpened,
     e.AmendmentProposed,
@@ -439,6 +440,7 @@ class AllianceWork:
             tally = Tally(**(round_.tally or {})) if round_.tally else self.tally(round_.id)
             groups.append(
                 e.PartyOutcome(
+                    id=group.id,
                     group=group.title,
                     verdict=round_.verdict or "",
                     tally=tally,
@@ -482,7 +484,7 @@ class AllianceWork:
                 if party.id == ev.group:
                     continue
                 copy = dataclasses.replace(ev, group=party.id)
-                if isinstance(copy, e.AmendmentProposed) and origin is not None:
+                if isinstance(copy, e.AmendmentProposed | e.ProposalOpened) and origin:
                     copy = dataclasses.replace(copy, origin=origin.title)
                 out.append(copy)
         return out

@@ -33,8 +33,10 @@ class ProposalOpened(Event):
     automatic: bool = False
     concerns: tuple[Statement, ...] = ()
     late: bool = False
-    alliance: str = ""  # an alliance proposal: the alliance's name ("L<n>" is in ``parties``)
+    alliance: str = ""  # an alliance proposal: the alliance's name
+    alliance_id: int | None = None  # ... and its number (L<n>)
     parties: tuple[str, ...] = ()  # an alliance proposal: the titles of the groups taking part
+    origin: str = ""  # relayed to another group of an alliance: the group it came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ class ConsentOpened(Event):
     skipped: bool = False  # the group has no amendment phase (amendment_hours = 0)
     reopened: bool = False  # a new consent round after objections, as a mediator scheduled
     alliance: str = ""  # an alliance proposal: the alliance's name; each group holds a round
+    alliance_id: int | None = None  # ... and its number (L<n>)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +334,7 @@ class PartyOutcome:
     verdict: str  # a Verdict value, or "left" (the group left the alliance meanwhile)
     tally: Tally
     objections: tuple[Statement, ...] = ()
+    id: str = ""  # the group's id: the group reading the outcome finds its own line
 
 
 @dataclass(frozen=True, slots=True)

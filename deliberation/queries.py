@@ -102,6 +102,7 @@ class ProposalView:
     expires_at: datetime | None = None  # an objected proposal not resolved by then expires
     translations: tuple[TranslationView, ...] = ()  # of its texts, newest version first
     alliance: str = ""  # an alliance proposal: the alliance's name
+    alliance_id: int | None = None  # ... and its number (L<n>)
     # An alliance proposal: every group's round as the reader's group may see it (counts;
     # objections named only where that group names votes). The tally above is this group's.
     parties: tuple[PartyView, ...] = ()
@@ -158,6 +159,7 @@ class ClauseView:
     next_review: date | None
     versions: tuple[VersionView, ...]
     translations: tuple[TranslationView, ...] = ()  # of its texts, newest version first
+    party_names: tuple[str, ...] = ()  # ``parties`` as their groups' titles, for people
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +403,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         ),
         translations=translations(s, f"P{p.id}", p.text_version),
         alliance=alliance.name if alliance else "",
+        alliance_id=alliance.id if alliance else None,
         parties=_party_views(s, p) if alliance else (),
     )
 
@@ -476,8 +479,10 @@ def _clause_view(
     versions: list[ClauseVersion],
     entries: dict[int, ChainEntry],
     translated: tuple[TranslationView, ...] = (),
+    titles: dict[str, str] | None = None,
 ) -> ClauseView:
     return ClauseView(
+        party_names=tuple((titles or {}).get(p, p) for p in c.parties),
         number=c.id,
         charter=c.charter_id,
         status=c.status,
@@ -516,7 +521,9 @@ def clause(s: Session, number: int) -> ClauseView:
             .order_by(ClauseVersion.version)
         )
     )
-    return _clause_view(c, versions, _entries(s), translations(s, f"C{c.id}", c.version))
+    return _clause_view(
+        c, versions, _entries(s), translations(s, f"C{c.id}", c.version), group_titles(s, c.parties)
+    )
 
 
 def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[CharterView]:
@@ -559,6 +566,7 @@ def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[
                 or ({ch.group_id} if ch.group_id else set())
             )
         )
+        titles = group_titles(s, [p for c in clauses for p in c.parties])
         views.append(
             CharterView(
                 ch.id,
@@ -566,7 +574,11 @@ def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[
                 parties,
                 tuple(
                     _clause_view(
-                        c, by_clause.get(c.id, []), entries, translated.get(f"C{c.id}", ())
+                        c,
+                        by_clause.get(c.id, []),
+                        entries,
+                        translated.get(f"C{c.id}", ()),
+                        titles,
                     )
                     for c in clauses
                 ),
@@ -585,8 +597,14 @@ def _iso(moment: datetime) -> str:
 
 
 def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> dict[str, Any]:
-    """The SPEC section 9 export."""
+    """The SPEC section 9 export, and ``groups``: each party's title and platform."""
+    views = charters(s, charter_id)
+    ids = {p for ch in views for p in ch.parties} | {
+        p for ch in views for c in ch.clauses for p in c.parties
+    }
+    groups = s.execute(select(Group.id, Group.title, Group.platform).where(Group.id.in_(ids)))
     return {
+        "groups": {gid: {"title": title, "platform": platform} for gid, title, platform in groups},
         "charters": [
             {
                 "id": ch.id,
@@ -628,7 +646,7 @@ def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> di
                     for c in ch.clauses
                 ],
             }
-            for ch in charters(s, charter_id)
+            for ch in views
         ],
         "chain_head": chain_head(s),
     }
@@ -789,3 +807,31 @@ def _party_views(s: Session, p: Proposal) -> tuple[PartyView, ...]:
         shown = group.show_tally == "live" or r.closed_at is not None
         views.append(PartyView(group.title, tally.stated, tally if shown else None, r.verdict))
     return tuple(views)
+
+
+def group_titles(s: Session, ids: Sequence[str]) -> dict[str, str]:
+    """Group id -> the group's title, for the ids given that are groups."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return dict(s.execute(select(Group.id, Group.title).where(Group.id.in_(wanted))).all())
+
+
+def group_charters(s: Session, group_id: str) -> list[str]:
+    """What ``/charter`` shows in a group: its own charter and its alliances'."""
+    return [f"group:{group_id}", *allied_charters(s, group_id)]
+
+
+def alliance_groups_of(s: Session, number: int) -> list[str]:
+    """The groups of the alliance of proposal ``number`` now; [] for a group's proposal."""
+    p = s.get(Proposal, number)
+    alliance = _alliance_of(s, p) if p is not None else None
+    if alliance is None:
+        return []
+    return list(
+        s.scalars(
+            select(AllianceMember.group_id).where(
+                AllianceMember.alliance_id == alliance.id, AllianceMember.left_at.is_(None)
+            )
+        )
+    )

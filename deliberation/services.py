@@ -887,6 +887,7 @@ class _Work(AllianceWork):
         alliance = self.s.get(Alliance, number) if number is not None else None
         return e.ProposalOpened(
             alliance=alliance.name if alliance else "",
+            alliance_id=alliance.id if alliance else None,
             parties=self.titles(self.party_groups(alliance.id)) if alliance else (),
             group=group.id,
             proposal=proposal.id,
@@ -1103,6 +1104,7 @@ class _Work(AllianceWork):
             late=late,
             skipped=skipped,
             alliance=self._alliance_name(proposal),
+            alliance_id=alliance_number(proposal),
         )
 
     # -- consent -----------------------------------------------------------------------

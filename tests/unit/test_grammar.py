@@ -24,17 +24,23 @@ from bot.grammar import (
 )
 from deliberation.commands import (
     AcceptAmendment,
+    AllianceSetting,
     Amend,
     AnnounceMeeting,
     CancelMeeting,
     ChangeSetting,
     Close,
+    CreateAlliance,
+    InviteToAlliance,
+    JoinAlliance,
+    LeaveAlliance,
     Next,
     ProposalKind,
     Propose,
     Renew,
     Repeal,
     Resolve,
+    RevokeInvites,
     SetLanguage,
     SetReminders,
     Stance,
@@ -139,8 +145,11 @@ def test_propose_multiline_keeps_inner_newlines() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["/propose", "/propose   \n ", "/propose --alliance We all agree", "/propose --change C3",
-     "/propose --change", "/propose --frobnicate x"],
+    ["/propose", "/propose   \n ", "/propose --change C3", "/propose --change",
+     "/propose --frobnicate x", "/propose --frobnicate=x y", "/propose --change=", "/propose --alliance",
+     "/propose --alliance   ", "/propose --alliance L2", "/propose --alliance=L2",
+     "/propose --alliance=", "/propose --alliance= text", "/propose --alliance --change C3 x",
+     "/propose --alliance=L2 --change C3 x", "/propose \u2014alliance"],
 )  # fmt: skip
 def test_propose_usage(text: str) -> None:
     assert usage(text) == "propose"
@@ -148,6 +157,41 @@ def test_propose_usage(text: str) -> None:
 
 def test_propose_change_bad_clause_id() -> None:
     assert bad_id("/propose --change P3 text") == {"kind": "C", "given": "P3"}
+    assert bad_id("/propose --change=P3 text") == {"kind": "C", "given": "P3"}
+
+
+def test_propose_change_with_equals() -> None:
+    assert parse("/propose --change=C3 Meet on Tuesdays") == Propose(
+        "Meet on Tuesdays", kind=ProposalKind.CHANGE, clause=3
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/propose --alliance We all agree", Propose("We all agree", allied=True)),
+        ("/propose --Alliance We all agree", Propose("We all agree", allied=True)),
+        ("/propose \u2014alliance We all agree", Propose("We all agree", allied=True)),
+        ("/propose --alliance=L2 We all agree", Propose("We all agree", allied=True, alliance=2)),
+        ("/propose --alliance=l2 We all agree", Propose("We all agree", allied=True, alliance=2)),
+        ("/propose --alliance=2 We all agree", Propose("We all agree", allied=True, alliance=2)),
+        ("/propose --alliance L2 We all agree", Propose("We all agree", allied=True, alliance=2)),
+        ("/propose --alliance L2: We all agree", Propose("We all agree", allied=True, alliance=2)),
+        ("/propose --alliance l12\nline one\nline two",
+         Propose("line one\nline two", allied=True, alliance=12)),
+        # a plain number after --alliance is the text's: only L<n> names an alliance there
+        ("/propose --alliance 2 boats per family", Propose("2 boats per family", allied=True)),
+        ("/propose --alliance L2x is a name", Propose("L2x is a name", allied=True)),
+        ("!propose --alliance=L3 Be kind", Propose("Be kind", allied=True, alliance=3)),
+    ],
+)  # fmt: skip
+def test_propose_to_an_alliance(text: str, expected: Propose) -> None:
+    assert parse(text, text[0]) == expected
+
+
+def test_propose_to_an_alliance_bad_id() -> None:
+    assert bad_id("/propose --alliance=P2 text") == {"kind": "L", "given": "P2"}
+    assert bad_id("/propose --alliance=Coastal text") == {"kind": "L", "given": "Coastal"}
 
 
 # -- amend -----------------------------------------------------------------------------------
@@ -288,7 +332,8 @@ def test_queries() -> None:
     assert parse("/status P3") == ShowStatus(3)
     assert usage("/status P3 now") == "status"
     assert parse("/charter") == ShowCharter()
-    assert usage("/charter all") == "charter"
+    assert parse("/charter all") == ShowCharter(everyone=True)  # the people's charter
+    assert usage("/charter everything") == "charter"
     assert parse("/clause C2") == ShowClause(2)
     assert parse("/clause 2") == ShowClause(2)
     assert usage("/clause") == "clause"
@@ -379,6 +424,77 @@ def test_meeting() -> None:
     assert refused.value.params == {"kind": "M", "given": "P3"}
 
 
+# -- alliances ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/alliance", g.ShowAlliances()),
+        ("/alliance   ", g.ShowAlliances()),
+        ("/ALLIANCE", g.ShowAlliances()),
+        ("/alliance L2", g.ShowAlliances(2)),
+        ("/alliance settings", g.ShowAlliances()),
+        ("/alliance Settings l3", g.ShowAlliances(3)),
+        ("/alliance settings 3", g.ShowAlliances(3)),
+        ("/alliance create Coastal Fishers", CreateAlliance("Coastal Fishers")),
+        ("/alliance CREATE  Coastal\n Fishers ", CreateAlliance("Coastal Fishers")),
+        ("/alliance invite", InviteToAlliance()),
+        ("/alliance invite L2", InviteToAlliance(2)),
+        ("/alliance invite 2", InviteToAlliance(2)),
+        ("/alliance invite 2d", InviteToAlliance(None, "2d")),
+        ("/alliance invite 2 days", InviteToAlliance(None, "2 days")),
+        ("/alliance invite L2 48h", InviteToAlliance(2, "48h")),
+        ("/alliance invite l2 2 days", InviteToAlliance(2, "2 days")),
+        ("/alliance invite 2 3d", InviteToAlliance(2, "3d")),
+        ("/alliance revoke", RevokeInvites()),
+        ("/alliance revoke L2", RevokeInvites(2)),
+        ("/alliance revoke 2", RevokeInvites(2)),
+        ("/alliance join K3x9-ab", JoinAlliance("K3x9-ab")),
+        ("/alliance join `K3x9-ab`", JoinAlliance("K3x9-ab")),
+        ("/alliance join \u201cK3x9-ab\u201d", JoinAlliance("K3x9-ab")),
+        ("/alliance leave", LeaveAlliance()),
+        ("/alliance leave L2", LeaveAlliance(2)),
+        ("/alliance leave l2.", LeaveAlliance(2)),
+        ("/alliance leave 2", LeaveAlliance(2)),
+        ("/alliance settings min_parties 2", AllianceSetting("min_parties", "2")),
+        ("/alliance settings Rule own", AllianceSetting("rule", "own")),
+        ("/alliance settings min_parties=all", AllianceSetting("min_parties", "all")),
+        ("/alliance settings L2 rule majority", AllianceSetting("rule", "majority", 2)),
+        ("/alliance settings l2 rule=majority", AllianceSetting("rule", "majority", 2)),
+        ("/alliance settings 2 min_parties 3", AllianceSetting("min_parties", "3", 2)),
+        ("!alliance join K3x9", JoinAlliance("K3x9")),
+    ],
+)
+def test_alliance(text: str, expected: object) -> None:
+    assert parse(text, text[0]) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["/alliance create", "/alliance create   \n", "/alliance join", "/alliance join a b",
+     "/alliance join ``", "/alliance leave now", "/alliance leave L2 now", "/alliance revoke all",
+     "/alliance revoke L2 L3", "/alliance settings rule", "/alliance settings L2 rule",
+     "/alliance settings rule=", "/alliance frobnicate", "/alliance list", "/alliance L2 now",
+     "/alliance Coastal Fishers"],
+)  # fmt: skip
+def test_alliance_usage(text: str) -> None:
+    assert usage(text) == "alliance"
+
+
+@pytest.mark.parametrize(
+    ("text", "given"),
+    [("/alliance leave P2", "P2"), ("/alliance revoke C3", "C3"), ("/alliance invite A2 2d", "A2"),
+     ("/alliance settings M1 rule own", "M1")],
+)  # fmt: skip
+def test_alliance_bad_id(text: str, given: str) -> None:
+    assert bad_id(text) == {"kind": "L", "given": given}
+
+
+def test_alliance_is_a_mediator_command() -> None:
+    assert "alliance" in COMMANDS and "alliance" in MEDIATOR_COMMANDS
+
+
 # -- the command list ------------------------------------------------------------------------
 
 
@@ -408,7 +524,8 @@ REQUEST_TYPES = (
     Propose, Amend, VoteAmendment, AcceptAmendment, StatePosition, Withdraw, Resolve, Next,
     Close, Renew, Repeal, ChangeSetting, SetLanguage, SetReminders,
     Help, Start, ShowStatus, ShowCharter, ShowClause, ShowSettings, Export, MediatorRequest,
-    AnnounceMeeting, CancelMeeting, g.ListMeetings, Translate,
+    AnnounceMeeting, CancelMeeting, g.ListMeetings, Translate, g.ShowAlliances, CreateAlliance,
+    InviteToAlliance, RevokeInvites, JoinAlliance, LeaveAlliance, AllianceSetting,
 )  # fmt: skip
 
 
@@ -423,7 +540,8 @@ def check(text: str, prefix: str = "/") -> None:
 ARG_PIECES = st.sampled_from(
     ["P1", "A2", "C3", "12", "1234567890", "P", "--change", "--alliance", "\u2014change",
      "replace", "with", '"', "\u201c", "\u201d", "\u201e", "\u00ab", "\u00bb", "\n", " ", "=",
-     "@bot", "add", "remove", "json", "md", "x", "", ":"]
+     "@bot", "add", "remove", "json", "md", "x", "", ":", "L2", "l1", "--alliance=L2",
+     "--alliance=", "create", "invite", "revoke", "join", "leave", "settings", "2d", "days"]
 )  # fmt: skip
 
 

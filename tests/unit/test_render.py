@@ -54,6 +54,13 @@ PARAMS = {
     "renewal_open": {"clause": 2, "proposal": 7},
     "no_such_meeting": {"number": 3},
     "meeting_over": {"number": 3, "status": "held"},
+    "no_alliance": {},
+    "which_alliance": {"numbers": (1, 2)},
+    "no_such_alliance": {"number": 3},
+    "not_in_alliance": {"number": 3},
+    "bad_invite": {},
+    "already_in_alliance": {"number": 3, "name": HOSTILE},
+    "bad_alliance_setting": {"key": "min_parties", "expected": "all, 1-50"},
 }
 
 
@@ -129,6 +136,37 @@ EVENTS: list[e.Event] = [
     e.MeetingAnnounced("g", 1, NOW + timedelta(days=2), HOSTILE, HOSTILE, (NOW,)),
     e.MeetingReminder("g", 1, NOW + timedelta(hours=1), HOSTILE, late=True),
     e.MeetingCancelled("g", 1, HOSTILE, NOW + timedelta(days=2), HOSTILE),
+    e.AllianceCreated("g", 1, HOSTILE, HOSTILE, NOW + timedelta(days=7)),
+    e.InviteCreated("g", 1, HOSTILE, HOSTILE, NOW + timedelta(days=7)),
+    e.InvitesRevoked("g", 1, HOSTILE, 2),
+    e.AllianceJoined("g", 1, HOSTILE, HOSTILE, "matrix", (HOSTILE, HOSTILE)),
+    e.AllianceLeft("g", 1, HOSTILE, HOSTILE, (HOSTILE,), (3,)),
+    e.AllianceSettingChanged("g", 1, HOSTILE, "rule", "majority", HOSTILE),
+    e.ProposalOpened(
+        "g", 3, "new", HOSTILE, HOSTILE, "amendment", NOW, alliance=HOSTILE, parties=(HOSTILE,)
+    ),
+    e.AmendmentProposed("g", 4, 3, HOSTILE, None, None, HOSTILE, origin=HOSTILE),
+    e.ConsentOpened("g", 3, 1, "new", HOSTILE, 1, NOW, alliance=HOSTILE),
+    e.Decided(
+        "g",
+        3,
+        "new",
+        Verdict.OBJECTED,
+        Tally(1, 0, 1, 0),
+        3,
+        "consent",
+        alliance=e.AllianceOutcome(
+            1,
+            HOSTILE,
+            "objected",
+            2,
+            (
+                e.PartyOutcome(
+                    HOSTILE, "objected", Tally(1, 0, 1, 0), (e.Statement(HOSTILE, HOSTILE),)
+                ),
+            ),
+        ),
+    ),
 ]
 
 
