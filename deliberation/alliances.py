@@ -20,9 +20,9 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from deliberation import actors
 from deliberation import commands as c
@@ -64,6 +64,13 @@ FANNED = (
     e.NotRenewed,
     e.TranslationAdded,
 )
+
+
+def joining_order(number: int) -> tuple[Any, ...]:
+    """The order of an alliance's groups: as they joined, the founding group first among
+    those that joined at the same moment."""
+    founder = select(Alliance.created_by).where(Alliance.id == number).scalar_subquery()
+    return (AllianceMember.joined_at, case((Group.id == founder, 0), else_=1), Group.id)
 
 
 def new_code() -> str:
@@ -163,7 +170,7 @@ class AllianceWork:
                 select(Group)
                 .join(AllianceMember, AllianceMember.group_id == Group.id)
                 .where(AllianceMember.alliance_id == number, AllianceMember.left_at.is_(None))
-                .order_by(AllianceMember.joined_at, Group.id)
+                .order_by(*joining_order(number))
             )
         )
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from deliberation import actors
 from deliberation import charter as chain
+from deliberation.alliances import joining_order
 from deliberation.errors import DomainError
 from deliberation.model import (
     Alliance,
@@ -732,7 +733,7 @@ def alliances(s: Session, group_id: str, now: datetime) -> list[AllianceView]:
             select(Group)
             .join(AllianceMember, AllianceMember.group_id == Group.id)
             .where(AllianceMember.alliance_id == number, AllianceMember.left_at.is_(None))
-            .order_by(AllianceMember.joined_at, Group.id)
+            .order_by(*joining_order(number))
         ).all()
         invites = s.scalar(
             select(func.count())

@@ -130,6 +130,17 @@ _COMMAND_WORDS: dict[type, str] = {
     c.RemoveMediator: "mediator",
     c.AnnounceMeeting: "meeting",
     c.CancelMeeting: "meeting",
+    **dict.fromkeys(
+        (
+            c.CreateAlliance,
+            c.InviteToAlliance,
+            c.RevokeInvites,
+            c.JoinAlliance,
+            c.LeaveAlliance,
+            c.AllianceSetting,
+        ),
+        "alliance",
+    ),
 }
 
 _SETTING_COMMANDS = {"timezone": "timezone", "languages": "grouplang"}

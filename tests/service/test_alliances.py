@@ -231,7 +231,9 @@ def test_bad_alliance_requests_change_nothing(
     allied(chat)
     run(chat, "tess", c.Register(), THIRD)
     admin = name in ("alice", "erin", "tess")
-    chat.refused(name, command, code, group=group, admin=admin)
+    refusal = chat.refused(name, command, code, group=group, admin=admin)
+    if code == "not_mediator":
+        assert refusal.params == {"command": "alliance"}  # the word people typed
 
 
 def test_a_group_never_acts_on_an_alliance_it_is_not_in(chat: Chat) -> None:
