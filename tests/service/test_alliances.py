@@ -272,3 +272,59 @@ def test_groups_are_named_by_their_platform_titles(chat: Chat) -> None:
         (view,) = queries.alliances(uow.session, OTHER, chat.clock.now())
     assert [g.title for g in view.groups] == ["Kitchen commons", "Harbour"]
     assert view.rule == "majority" and view.open_invites == 1
+
+
+def test_the_rounds_close_on_time_and_each_group_is_reminded_of_its_own(chat: Chat) -> None:
+    allied(chat)
+    members(chat)
+    opened = run(chat, "alice", c.Propose("We share the harbour", allied=True))
+    number = opened[0].proposal
+    chat.advance(hours=48)  # the amendment phase (48 h by default) closes by itself
+    vote(chat, number, GROUP, alice="consent", bob="consent")
+    vote(chat, number, OTHER, erin="consent")
+    reminders = chat.advance(hours=72 - 24)  # the 24-hour reminder
+    assert [(ev.group, ev.not_responded) for ev in reminders] == [(OTHER, 1)]  # main: all in
+    vote(chat, number, OTHER, frank="consent")
+    decided = chat.advance(hours=24)
+    assert [(ev.group, ev.verdict) for ev in decided] == [
+        (GROUP, Verdict.ADOPTED),
+        (OTHER, Verdict.ADOPTED),
+    ]
+
+
+def test_a_group_leaving_during_the_consent_round_is_not_counted(chat: Chat) -> None:
+    allied(chat)
+    number = in_consent(chat)
+    vote(chat, number, GROUP, alice="consent", bob="consent")
+    vote(chat, number, OTHER, frank="object:no")
+    run(chat, "erin", c.LeaveAlliance(), OTHER)
+    decided = run(chat, "alice", c.Next(number))
+    assert [(ev.group, ev.verdict) for ev in decided] == [(GROUP, Verdict.ADOPTED)]
+    outcome = decided[0].alliance
+    assert outcome is not None and outcome.needed == 1
+    assert [(g.group, g.verdict) for g in outcome.groups] == [(GROUP, "adopted"), (OTHER, "left")]
+    assert chat.get(Clause, decided[0].clause).parties == [GROUP]
+
+
+def test_the_last_objector_withdrawing_adopts_it_for_the_alliance(chat: Chat) -> None:
+    allied(chat)
+    number = in_consent(chat)
+    vote(chat, number, GROUP, alice="consent", bob="consent")
+    vote(chat, number, OTHER, erin="consent", frank="object:not yet")
+    run(chat, "alice", c.Next(number))
+    events = run(chat, "frank", c.Withdraw(number), OTHER)
+    withdrawn = [ev for ev in events if isinstance(ev, e.ObjectionWithdrawn)]
+    assert [ev.group for ev in withdrawn] == [OTHER, GROUP]  # told to all
+    decided = [ev for ev in events if isinstance(ev, e.Decided)]
+    assert [(ev.group, ev.verdict) for ev in decided] == [
+        (GROUP, Verdict.ADOPTED),
+        (OTHER, Verdict.ADOPTED),
+    ]
+    assert chat.get(Clause, decided[0].clause).parties == [GROUP, OTHER]
+
+
+def test_a_translation_of_an_alliance_proposal_is_told_to_every_group(chat: Chat) -> None:
+    allied(chat)
+    number = in_consent(chat)
+    events = run(chat, "frank", c.Translate("P", number, "es", "Compartimos el puerto"), OTHER)
+    assert [ev.group for ev in events] == [OTHER, GROUP]
