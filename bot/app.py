@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TextIO
 
+from aiohttp import web
+
 from adapters.console import ConsoleAdapter
 from adapters.matrix import MatrixAdapter
 from adapters.telegram import TelegramAdapter
@@ -20,6 +22,7 @@ from bot.messages import Adapter
 from bot.outbox import Outbox
 from bot.router import Router
 from bot.scheduler import AlarmClock
+from bot.web import Site, make_app
 from deliberation.model import StreamCursor
 from deliberation.services import Deliberation
 from deliberation.settings import NO_LEAD_TIMES, Defaults, canonical_lead_times
@@ -61,6 +64,7 @@ class App:
     outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
+        self.site: Site | None = None
         self._wake = asyncio.Event()
         self.alarm = AlarmClock(SWEEP)
         self.router = Router(
@@ -73,6 +77,21 @@ class App:
         clock = clock or SystemClock()
         db = db or open_database(config)
         return cls(config, clock, db, Deliberation(db, clock, defaults_from(config)))
+
+    def add_web(self) -> Site:
+        """Serve the charter pages (``[web]``) while the bot runs; /charter links to them."""
+        self.site = Site(self.db, self.config.bot.default_locale, self.config.bot.timezone)
+        self.router.web_url = self.config.web.url
+        return self.site
+
+    async def _serve_web(self) -> web.AppRunner | None:
+        if self.site is None:
+            return None
+        runner = web.AppRunner(make_app(self.site), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.config.web.host, self.config.web.port).start()
+        log.info("web.serving", url=self.config.web.url)
+        return runner
 
     def add_console(self, out: TextIO | None = None) -> ConsoleAdapter:
         console = ConsoleAdapter(self.config.console.mediators, self.advance, self.settle, out)
@@ -142,6 +161,7 @@ class App:
         """Adapters, deadlines and delivery until cancelled."""
         for adapter in self.adapters.values():
             await adapter.start(self.router.on_batch)
+        runner = await self._serve_web()
         tasks = [asyncio.create_task(self._deadlines()), asyncio.create_task(self._deliveries())]
         console = self.adapters.get("console")
         if stream is not None and isinstance(console, ConsoleAdapter):
@@ -154,6 +174,8 @@ class App:
             await self.outbox.stop()  # first: sends in flight finish through the adapters
             for adapter in self.adapters.values():
                 await adapter.stop()
+            if runner is not None:
+                await runner.cleanup()
 
     def _committed(self) -> None:
         """A batch or a deadline was committed: deliver its messages, and look again at

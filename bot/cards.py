@@ -122,7 +122,7 @@ def _proposal_buttons(
 
 def _amendment(r: render.Reader, view: queries.ProposalView, a: queries.AmendmentView) -> str:
     head = render.amendment_head(
-        r, a.number, view.number, a.author, a.passage, a.replacement, a.text
+        r, a.number, view.number, a.author, a.passage, a.replacement, a.text, origin=a.origin
     )
     status = r.tr.gettext(render.AMENDMENT_STATUS.get(a.status, a.status))
     return f"{head}\n{render.support_counts(r, a.support, a.oppose)} ({status})"

@@ -7,12 +7,14 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.app import App, open_database
 from bot.config import Config, ConfigError, load_config
 from bot.export import markdown
 from bot.i18n import get_translator
 from bot.logging import configure_logging
+from bot.web import Site, write_site
 from deliberation import queries
 from deliberation.store.db import Database
 from deliberation.timers import ManualClock, SystemClock
@@ -39,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write charters to stdout")
     export.add_argument("--format", choices=["md", "json", "html"], default="md")
     export.add_argument("--charter", help="one charter id (default: all)")
+    export.add_argument("--out", help="html: write the whole site into this folder")
+    export.add_argument("--lang", help="html: the pages' language (default: [bot] default_locale)")
     export.add_argument("--config", dest="config_sub", help=argparse.SUPPRESS)
     verify = sub.add_parser("verify", help="check the charter hash chain")
     verify.add_argument("--config", dest="config_sub", help=argparse.SUPPRESS)
@@ -67,6 +71,8 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         app.add_telegram()
     if config.matrix.enabled:
         app.add_matrix()
+    if config.web.enabled:
+        app.add_web()
     try:
         asyncio.run(app.run_forever(sys.stdin if config.console.enabled else None))
     except KeyboardInterrupt:
@@ -96,10 +102,9 @@ def _db(config: Config, args: argparse.Namespace) -> int:
 
 
 def _export(config: Config, args: argparse.Namespace) -> int:
-    if args.format == "html":
-        print("charterbot: the html export is not available yet; use md or json", file=sys.stderr)
-        return EXIT_CONFIG
     db = open_database(config)
+    if args.format == "html":
+        return _export_html(config, db, args)
     with db.unit_of_work(write=False) as uow:
         data = queries.export_json(uow.session, args.charter)
     if args.charter and not data["charters"]:
@@ -109,6 +114,23 @@ def _export(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         sys.stdout.write(markdown(get_translator(config.bot.default_locale), data))
+    return 0
+
+
+def _export_html(config: Config, db: Database, args: argparse.Namespace) -> int:
+    """The web pages as files: with --out, the whole site into that folder (hostable as
+    it is); without, one page to stdout (the charter asked for, else the people's)."""
+    site = Site(db, config.bot.default_locale, config.bot.timezone)
+    lang = args.lang or config.bot.default_locale
+    if args.out:
+        written = write_site(site, Path(args.out), lang)
+        print(f"charterbot: wrote {len(written)} files to {args.out}", file=sys.stderr)
+        return 0
+    page = site.charter(args.charter, lang) if args.charter else site.people(lang)
+    if page is None:
+        print(f"charterbot: no charter {args.charter!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    sys.stdout.write(page.text)
     return 0
 
 

@@ -1367,6 +1367,8 @@ def status(r: Reader, v: q.ProposalView) -> str:
     lines = [r.markup.bold(head)]
     if v.alliance:
         lines.append(alliance_proposal_line(r, v.alliance, v.alliance_id))
+    if v.origin:
+        lines.append(_("Proposed in {group}.").format(group=r.tr.isolate(t(v.origin))))
     if v.clause:
         lines.append(_("Clause: C{c}").format(c=v.clause))
     lines.append(
@@ -1489,19 +1491,19 @@ def clause_text(r: Reader, c: q.ClauseView, full: bool = True) -> str:
     return "\n".join(lines)
 
 
-def charter(r: Reader, views: list[q.CharterView], head: str) -> str:
+def charter(r: Reader, views: list[q.CharterView], head: str, link: str | None = None) -> str:
     _ = r.tr.gettext
+    on_the_web = [_("On the web: {url}").format(url=r.markup.text(link))] if link else []
     if not views or not any(v.clauses for v in views):
-        return _("The charter has no clauses yet. Propose one with {p}propose <text>.").format(
-            p=r.prefix
-        )
+        empty = _("The charter has no clauses yet. Propose one with {p}propose <text>.")
+        return "\n".join([empty.format(p=r.prefix), *on_the_web])
     lines = []
     for view in views:
         lines.append(r.markup.bold(_("Charter: {name}").format(name=r.markup.text(view.name))))
         for c in view.clauses:
             lines.append(clause_text(r, c, full=False))
     lines.append(_("Charter record: {hash}").format(hash=r.markup.code(head[:16])))
-    return "\n".join(lines)
+    return "\n".join(lines + on_the_web)
 
 
 def alliances(r: Reader, views: Sequence[q.AllianceView]) -> str:

@@ -32,7 +32,7 @@ from bot.messages import Adapter, ButtonPressed, Cursor, Inbound, MessageIn, Out
 from bot.outbox import enqueue
 from deliberation import commands as c
 from deliberation import events as e
-from deliberation import queries
+from deliberation import public, queries
 from deliberation.errors import DomainError
 from deliberation.model import (
     Amendment,
@@ -96,6 +96,7 @@ class Router:
         self.clock = engine.clock
         self.adapters = adapters
         self.default_locale = default_locale
+        self.web_url: str | None = None  # the charter pages, when the bot serves them
         self.on_commit = on_commit or (lambda: None)
 
     # -- entry points ------------------------------------------------------------------
@@ -759,7 +760,13 @@ class Router:
         if isinstance(req, g.ShowCharter):
             shown = None if req.everyone else queries.group_charters(s, msg.chat)
             views = queries.charters(s, shown)
-            return partial(render.charter, views=views, head=queries.chain_head(s))
+            link = None
+            if self.web_url:  # the page of the group's own charter, or of them all
+                own = f"charter/{public.slug(f'group:{msg.chat}')}.html"
+                has_clauses = any(v.clauses for v in views if v.id == f"group:{msg.chat}")
+                page = own if has_clauses and not req.everyone else "people.html"
+                link = f"{self.web_url}/{page}"
+            return partial(render.charter, views=views, head=queries.chain_head(s), link=link)
         if isinstance(req, g.ShowClause):
             return partial(render.clause_text, c=queries.clause(s, req.clause))
         if isinstance(req, g.ShowSettings):

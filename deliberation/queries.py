@@ -56,6 +56,7 @@ class AmendmentView:
     text: str | None
     support: int
     oppose: int
+    origin: str = ""  # an alliance's amendment from another group: that group's title
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class ProposalView:
     translations: tuple[TranslationView, ...] = ()  # of its texts, newest version first
     alliance: str = ""  # an alliance proposal: the alliance's name
     alliance_id: int | None = None  # ... and its number (L<n>)
+    origin: str = ""  # an alliance proposal of another group: that group's title
     # An alliance proposal: every group's round as the reader's group may see it (counts;
     # objections named only where that group names votes). The tally above is this group's.
     parties: tuple[PartyView, ...] = ()
@@ -296,6 +298,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
                 a.text,
                 support,
                 oppose,
+                _origin(s, alliance.id, a.author_id, group_id) if alliance else "",
             )
         )
     round_ = s.scalars(
@@ -405,6 +408,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         translations=translations(s, f"P{p.id}", p.text_version),
         alliance=alliance.name if alliance else "",
         alliance_id=alliance.id if alliance else None,
+        origin=_title(s, p.group_id) if p.group_id != group_id else "",
         parties=_party_views(s, p) if alliance else (),
     )
 
@@ -551,22 +555,19 @@ def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[
         by_clause: dict[int, list[ClauseVersion]] = {}
         for v in all_versions:
             by_clause.setdefault(v.clause_id, []).append(v)
-        members = set(
-            s.scalars(
-                select(AllianceMember.group_id).where(
-                    AllianceMember.alliance_id == int(ch.id.partition(":")[2]),
-                    AllianceMember.left_at.is_(None),
+        members: list[str] = []
+        if ch.kind == "alliance":  # its groups now, as they joined
+            number = int(ch.id.partition(":")[2])
+            members = list(
+                s.scalars(
+                    select(Group.id)
+                    .join(AllianceMember, AllianceMember.group_id == Group.id)
+                    .where(AllianceMember.alliance_id == number, AllianceMember.left_at.is_(None))
+                    .order_by(*joining_order(number))
                 )
             )
-            if ch.kind == "alliance"
-            else ()
-        )
-        parties = tuple(
-            sorted(
-                members | {p for c in clauses for p in c.parties}
-                or ({ch.group_id} if ch.group_id else set())
-            )
-        )
+        others = sorted({p for c in clauses for p in c.parties} - set(members))
+        parties = tuple(members + others) or ((ch.group_id,) if ch.group_id else ())
         titles = group_titles(s, [p for c in clauses for p in c.parties])
         views.append(
             CharterView(
@@ -836,3 +837,24 @@ def alliance_groups_of(s: Session, number: int) -> list[str]:
             )
         )
     )
+
+
+def _title(s: Session, group_id: str) -> str:
+    group = s.get(Group, group_id)
+    return group.title if group else group_id
+
+
+def _origin(s: Session, alliance: int, person: str, reader_group: str) -> str:
+    """The group of the alliance an author wrote from, if it is not the reader's: the
+    first of its groups the person belongs to."""
+    if s.get(Member, (reader_group, person)) is not None:
+        return ""
+    title = s.scalar(
+        select(Group.title)
+        .join(AllianceMember, AllianceMember.group_id == Group.id)
+        .join(Member, (Member.group_id == Group.id) & (Member.person_id == person))
+        .where(AllianceMember.alliance_id == alliance)
+        .order_by(*joining_order(alliance))
+        .limit(1)
+    )
+    return title or ""

@@ -1444,6 +1444,7 @@ class _Work(AllianceWork):
         if kind in (c.ProposalKind.NEW, c.ProposalKind.CHANGE):
             clause.version += 1
             clause.text = proposal.text
+        if kind is not c.ProposalKind.REPEAL:  # a renewal binds the groups that renewed it
             clause.parties = parties
         if kind is c.ProposalKind.REPEAL:
             clause.status = "repealed"

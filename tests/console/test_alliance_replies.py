@@ -56,6 +56,9 @@ def test_two_groups_make_an_agreement_and_both_charters_show_it(
     assert "bot@coast: P1: new clause proposed by bob:" in opened
     assert "bot@coast: Proposed in main." in opened
     console.say("alice: /next P1")
+    status = console.say("frank@coast: /status P1")
+    assert "bot@coast: Proposed in main." in status  # and the card says so too
+    assert "bot: Proposed in main." not in console.say("bob: /status P1")
     console.say(
         "alice: /consent P1\nbob: /consent P1\nerin@coast: /consent P1\nfrank@coast: /consent P1"
     )

@@ -185,6 +185,7 @@ def test_a_group_that_joins_later_takes_part_in_the_renewal(chat: Chat) -> None:
     assert {ev.verdict for ev in decided} == {Verdict.ADOPTED}
     assert decided[0].alliance is not None and len(decided[0].alliance.parties) == 3
     assert chain_rows(chat.db)[-1].entry["parties"] == [GROUP, OTHER, THIRD]
+    assert chat.get(Clause, clause).parties == [GROUP, OTHER, THIRD]  # bound by the renewal
 
 
 def test_invite_codes_are_single_use_expire_and_can_be_revoked(chat: Chat) -> None:

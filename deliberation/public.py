@@ -1,0 +1,234 @@
+"""What anyone may read of the store: the web page, its feeds and the static export.
+
+Charters of adopted clauses are public (they are what the groups agreed to show the world).
+Anything not yet adopted (open proposals, their amendments and counts) is shown only for
+groups that chose ``/settings public on``; an alliance's only when every group of the
+alliance did. Names of people who took positions are never listed here: the page shows
+counts, the authors of texts and amendments (their work is credited), and the reasons of
+concerns recorded with a clause, named only as the group allowed when it adopted it.
+Nothing of private chats, invite codes or members is read here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deliberation import queries
+from deliberation.model import (
+    AllianceMember,
+    Amendment,
+    ChainEntry,
+    Charter,
+    ClauseVersion,
+    Group,
+    Person,
+    Proposal,
+    Round,
+    TextVersion,
+)
+from deliberation.phases import OPEN, Phase
+from deliberation.tally import Tally
+
+_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(charter_id: str) -> str:
+    """A charter's name in a URL or a file name ("group:telegram:-100" -> "group-telegram--100")."""
+    return _SLUG.sub("-", charter_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CharterLine:
+    """A charter in the index."""
+
+    id: str
+    slug: str
+    name: str
+    kind: str  # "group" | "alliance"
+    parties: tuple[str, ...]  # the groups' titles
+    clauses: int  # active clauses
+    public: bool  # its open proposals are shown
+
+
+@dataclass(frozen=True, slots=True)
+class OpenProposal:
+    number: int
+    kind: str
+    text: str
+    phase: str
+    closes_at: datetime | None
+    amendments: int
+    groups: tuple[tuple[str, Tally | None], ...]  # per group: its counts, None if hidden
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One text version of the proposal that made a clause version: who wrote it, and
+    through which amendment."""
+
+    version: int
+    author: str
+    amendment: int | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    seq: int
+    action: str  # adopt | change | renew | repeal | lapse | keep
+    clause: int
+    version: int | None
+    text: str
+    at: datetime
+    hash: str
+
+
+def charter_lines(s: Session) -> list[CharterLine]:
+    """Every charter with adopted clauses, or of a public group or alliance."""
+    lines = []
+    titles = dict(s.execute(select(Group.id, Group.title)).all())
+    for view in queries.charters(s):
+        public = is_public(s, view.id)
+        active = sum(c.status == "active" for c in view.clauses)
+        if not view.clauses and not public:
+            continue
+        kind = view.id.partition(":")[0]
+        lines.append(
+            CharterLine(
+                id=view.id,
+                slug=slug(view.id),
+                name=view.name,
+                kind=kind,
+                parties=tuple(titles.get(p, p) for p in view.parties),
+                clauses=active,
+                public=public,
+            )
+        )
+    return lines
+
+
+def find_charter(s: Session, wanted: str) -> Charter | None:
+    """The charter whose id or slug is ``wanted``."""
+    charter = s.get(Charter, wanted)
+    if charter is not None:
+        return charter
+    for candidate in s.scalars(select(Charter)):
+        if slug(candidate.id) == wanted:
+            return candidate
+    return None
+
+
+def groups_of(s: Session, charter_id: str) -> list[Group]:
+    """The groups a charter belongs to now: its group, or its alliance's groups."""
+    kind, _, rest = charter_id.partition(":")
+    if kind == "group":
+        group = s.get(Group, rest)
+        return [group] if group is not None else []
+    return list(
+        s.scalars(
+            select(Group)
+            .join(AllianceMember, AllianceMember.group_id == Group.id)
+            .where(AllianceMember.alliance_id == int(rest), AllianceMember.left_at.is_(None))
+            .order_by(AllianceMember.joined_at, Group.id)
+        )
+    )
+
+
+def is_public(s: Session, charter_id: str) -> bool:
+    groups = groups_of(s, charter_id)
+    return bool(groups) and all(g.public for g in groups)
+
+
+def open_proposals(s: Session, charter_id: str) -> list[OpenProposal]:
+    """The charter's open proposals with each group's counts (as the group shows them);
+    [] unless the charter is public."""
+    if not is_public(s, charter_id):
+        return []
+    out = []
+    for p in s.scalars(
+        select(Proposal)
+        .where(Proposal.charter_id == charter_id, Proposal.phase.in_(OPEN))
+        .order_by(Proposal.id)
+    ):
+        amendments = len(s.scalars(select(Amendment.id).where(Amendment.proposal_id == p.id)).all())
+        groups: list[tuple[str, Tally | None]] = []
+        if p.phase in (Phase.CONSENT, Phase.OBJECTED):
+            for r in s.scalars(
+                select(Round)
+                .where(Round.proposal_id == p.id, Round.number == p.round_no)
+                .where(Round.phase == Phase.CONSENT.value)
+                .order_by(Round.id)
+            ):
+                group = s.get(Group, r.party or p.group_id)
+                if group is None:
+                    continue
+                tally = Tally(r.n_consent, r.n_concern, r.n_object, r.n_abstain)
+                shown = group.show_tally == "live" or r.closed_at is not None
+                groups.append((group.title, tally if shown else None))
+        out.append(
+            OpenProposal(
+                number=p.id,
+                kind=p.kind,
+                text=p.text,
+                phase=p.phase,
+                closes_at=p.phase_closes_at,
+                amendments=amendments,
+                groups=tuple(groups),
+            )
+        )
+    return out
+
+
+def steps(s: Session, proposal: int) -> list[Step]:
+    """How the proposal's text came to be: each version, its author and its amendment."""
+    rows = s.execute(
+        select(TextVersion, Person.name)
+        .join(Person, Person.id == TextVersion.author_id, isouter=True)
+        .where(TextVersion.proposal_id == proposal)
+        .order_by(TextVersion.version)
+    ).all()
+    return [
+        Step(v.version, name or v.author_id.partition(":")[2], v.amendment_id, v.text)
+        for v, name in rows
+    ]
+
+
+def proposals_of_clause(s: Session, clause: int) -> dict[int, int]:
+    """Clause version -> the proposal that made it."""
+    return dict(
+        s.execute(
+            select(ClauseVersion.version, ClauseVersion.proposal_id).where(
+                ClauseVersion.clause_id == clause
+            )
+        ).all()
+    )
+
+
+def feed(s: Session, charter_id: str) -> list[FeedEntry]:
+    """The charter's record, newest first: adoptions, changes, renewals, repeals, lapses."""
+    entries = []
+    for row in s.scalars(
+        select(ChainEntry)
+        .where(ChainEntry.charter_id == charter_id)
+        .order_by(ChainEntry.seq.desc())
+    ):
+        payload: dict[str, Any] = json.loads(row.payload)
+        entries.append(
+            FeedEntry(
+                seq=row.seq,
+                action=row.action,
+                clause=row.clause_id,
+                version=payload.get("version"),
+                text=payload.get("text") or "",
+                at=row.created_at,
+                hash=row.hash,
+            )
+        )
+    return entries
