@@ -263,15 +263,10 @@ class WebConfig(_Section):
     enabled: bool = _opt(True, "true or false")
     host: str = _opt("127.0.0.1", "a non-empty host name or address", bool)
     port: int = _opt(8080, "an integer from 1 to 65535", lambda v: 1 <= v <= 65535)
-    # Where people reach the page (behind a proxy: its public address); "" is
-    # http://host:port. /charter in a chat links to it.
-    public_url: str = _opt(
-        "", "empty, or an http(s) URL", lambda v: not v or v.startswith(("http://", "https://"))
-    )
-
     @property
     def url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """Where /charter in a chat links to (SPEC has no key for a public address)."""
+        return f"http://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

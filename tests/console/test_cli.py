@@ -53,6 +53,16 @@ def test_demo_script_then_export_and_verify(db: Path) -> None:
     verified = charterbot("verify", db=db)
     assert verified.returncode == 0 and "intact" in verified.stdout
 
+    page = charterbot("export", "--format", "html", "--lang", "es", db=db)
+    assert page.returncode == 0, page.stderr
+    assert '<html lang="es"' in page.stdout and "We meet on the first Saturday" in page.stdout
+    site = db.parent / "site"
+    written = charterbot("export", "--format", "html", "--out", str(site), db=db)
+    assert written.returncode == 0, written.stderr
+    assert (site / "index.html").is_file() and (site / "clause" / "1.html").is_file()
+    missing = charterbot("export", "--format", "html", "--charter", "group:nope", db=db)
+    assert missing.returncode != 0 and "no charter" in missing.stderr
+
 
 def test_verify_names_the_first_altered_entry(db: Path) -> None:
     script = "\n".join(

@@ -102,7 +102,7 @@ def test_private_reminders_go_only_to_those_who_asked_and_have_not_responded(
     reminded = bot.wait_for(lambda: find(api, BOB["id"], "Reminder"), "Bob's reminder")
     assert reminded["plain_text"] == "\n".join(
         [
-            "⏰ Reminder: the consent round on P1 in one of your groups closes in 1 day "
+            "⏰ Reminder: the consent round on P1 in Kitchen collective closes in 1 day "
             "(Nov 27, 2026, 12:00\u202fPM), and you have not stated a position yet.",
             "“Quiet after ten.”",
             HINT_IN_GROUP,

@@ -154,3 +154,16 @@ def test_the_static_export_is_the_same_site(store: Console, tmp_path: Path) -> N
 
 def test_a_word_diff() -> None:
     assert diff("a b c", "a x c") == [("same", "a "), ("del", "b"), ("ins", "x"), ("same", " c")]
+
+
+def test_charter_in_a_chat_links_to_the_page() -> None:
+    console = Console()
+    console.app.add_web()  # as `charterbot run` does with [web] enabled
+    console.say(":members main alice bob")
+    assert console.say("bob: /charter")[-1] == "bot: On the web: http://127.0.0.1:8080/people.html"
+    console.say("alice: /propose Bikes stay in the yard\nalice: /next P1")
+    console.say("alice: /consent P1\nbob: /consent P1\nalice: /next P1")
+    charter = console.say("bob: /charter")
+    assert charter[-1] == "bot: On the web: http://127.0.0.1:8080/charter/group-console-main.html"
+    everyone = console.say("bob: /charter all")
+    assert everyone[-1] == "bot: On the web: http://127.0.0.1:8080/people.html"
