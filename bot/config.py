@@ -263,6 +263,7 @@ class WebConfig(_Section):
     enabled: bool = _opt(True, "true or false")
     host: str = _opt("127.0.0.1", "a non-empty host name or address", bool)
     port: int = _opt(8080, "an integer from 1 to 65535", lambda v: 1 <= v <= 65535)
+
     @property
     def url(self) -> str:
         """Where /charter in a chat links to (SPEC has no key for a public address)."""
