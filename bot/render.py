@@ -538,13 +538,7 @@ def _decided(r: Reader, ev: e.Decided) -> str:
     if ev.verdict is Verdict.ADOPTED:
         lines.append(r.markup.bold(_adopted_head(r, ev)))
         lines.append(tally_line(r, ev.tally) + " · " + count)
-        if ev.concerns:
-            lines.append(_("Concerns recorded with the clause:"))
-            lines += _statements(r, ev.concerns, STANCE_ICON["concern"])
-        if ev.next_review:
-            lines.append(_("Next review: {date}.").format(date=r.tr.format_date(ev.next_review)))
-        if ev.chain_head:
-            lines.append(_("Charter record: {hash}").format(hash=r.markup.code(ev.chain_head[:16])))
+        lines += _adoption_record(r, ev)
     elif ev.verdict is Verdict.OBJECTED:
         lines.append(
             r.markup.bold(_("P{n} is not adopted yet: objections stand.").format(n=ev.proposal))
@@ -573,6 +567,20 @@ def _decided(r: Reader, ev: e.Decided) -> str:
             )
         lines += _statements(r, ev.objections, STANCE_ICON["object"])
     return "\n".join(lines)
+
+
+def _adoption_record(r: Reader, ev: e.Decided) -> list[str]:
+    """What an adoption wrote into the charter: concerns, next review, the record's head."""
+    _ = r.tr.gettext
+    lines = []
+    if ev.concerns:
+        lines.append(_("Concerns recorded with the clause:"))
+        lines += _statements(r, ev.concerns, STANCE_ICON["concern"])
+    if ev.next_review:
+        lines.append(_("Next review: {date}.").format(date=r.tr.format_date(ev.next_review)))
+    if ev.chain_head:
+        lines.append(_("Charter record: {hash}").format(hash=r.markup.code(ev.chain_head[:16])))
+    return lines
 
 
 def _alliance_decided(
@@ -617,13 +625,7 @@ def _alliance_decided(
     if adopted:
         if outcome.parties:
             lines.append(_("Parties: {parties}").format(parties=names(r, outcome.parties)))
-        if ev.concerns:
-            lines.append(_("Concerns recorded with the clause:"))
-            lines += _statements(r, ev.concerns, STANCE_ICON["concern"])
-        if ev.next_review:
-            lines.append(_("Next review: {date}.").format(date=r.tr.format_date(ev.next_review)))
-        if ev.chain_head:
-            lines.append(_("Charter record: {hash}").format(hash=r.markup.code(ev.chain_head[:16])))
+        lines += _adoption_record(r, ev)
     elif outcome.verdict == Verdict.OBJECTED.value:
         lines.append(_objectors_hint(r, ev.proposal))
     return lines

@@ -1224,20 +1224,7 @@ class _Work(AllianceWork):
         proposal.phase_closes_at = None
         if verdict is Verdict.ADOPTED:
             return self._adopt(group, proposal, round_, tally, late, Action.ADOPT)
-        action = Action.OBJECT if verdict is Verdict.OBJECTED else Action.REJECT
-        self.move(proposal, action)
-        proposal.phase_opened_at = self.now
-        if verdict is Verdict.OBJECTED:
-            self.s.add(
-                Timer(
-                    kind="expire",
-                    proposal_id=proposal.id,
-                    round_no=proposal.round_no,
-                    due_at=self.now + timedelta(days=group.expire_days),
-                )
-            )
-        else:
-            proposal.ended_at = self.now
+        self._not_adopted(group, proposal, verdict)
         proposal.outcome = {
             "verdict": verdict.value,
             "tally": tally.as_dict(),
@@ -1259,6 +1246,23 @@ class _Work(AllianceWork):
             clause=proposal.clause_id,
             late=late,
         )
+
+    def _not_adopted(self, group: Group, proposal: Proposal, verdict: Verdict) -> None:
+        """A consent phase closed without adoption: objected (it expires after the group's
+        ``expire_days`` unless resolved), or not adopted, and ended."""
+        self.move(proposal, Action.OBJECT if verdict is Verdict.OBJECTED else Action.REJECT)
+        proposal.phase_opened_at = self.now
+        if verdict is Verdict.OBJECTED:
+            self.s.add(
+                Timer(
+                    kind="expire",
+                    proposal_id=proposal.id,
+                    round_no=proposal.round_no,
+                    due_at=self.now + timedelta(days=group.expire_days),
+                )
+            )
+        else:
+            proposal.ended_at = self.now
 
     # -- alliance proposals --------------------------------------------------------------
 
@@ -1336,19 +1340,7 @@ class _Work(AllianceWork):
                 concerns=concerns,
             )
         else:
-            self.move(proposal, Action.OBJECT if verdict is Verdict.OBJECTED else Action.REJECT)
-            proposal.phase_opened_at = self.now
-            if verdict is Verdict.OBJECTED:
-                self.s.add(
-                    Timer(
-                        kind="expire",
-                        proposal_id=proposal.id,
-                        round_no=proposal.round_no,
-                        due_at=self.now + timedelta(days=origin.expire_days),
-                    )
-                )
-            else:
-                proposal.ended_at = self.now
+            self._not_adopted(origin, proposal, verdict)
         proposal.outcome = {
             "verdict": verdict.value,
             "tally": total.as_dict(),
