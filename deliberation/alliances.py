@@ -117,6 +117,34 @@ def alliance_verdict(verdicts: Sequence[str], needed: int) -> Verdict:
     return Verdict.RULE_NOT_MET
 
 
+def in_alliance(s: Session, number: int, group_id: str) -> bool:
+    """Is ``group_id`` in alliance ``number`` now."""
+    member = s.get(AllianceMember, (number, group_id))
+    return member is not None and member.left_at is None
+
+
+def party_groups(s: Session, number: int) -> list[Group]:
+    """The groups in alliance ``number`` now, in the order they joined."""
+    return list(
+        s.scalars(
+            select(Group)
+            .join(AllianceMember, AllianceMember.group_id == Group.id)
+            .where(AllianceMember.alliance_id == number, AllianceMember.left_at.is_(None))
+            .order_by(*joining_order(number))
+        )
+    )
+
+
+def allied_charters(s: Session, group_id: str) -> list[str]:
+    """The charters of the alliances ``group_id`` is in, by number."""
+    numbers = s.scalars(
+        select(AllianceMember.alliance_id)
+        .where(AllianceMember.group_id == group_id, AllianceMember.left_at.is_(None))
+        .order_by(AllianceMember.alliance_id)
+    ).all()
+    return [charter_of(n) for n in numbers]
+
+
 class AllianceWork:
     """The alliance part of the engine's unit of work (mixed into ``services._Work``)."""
 
@@ -160,19 +188,10 @@ class AllianceWork:
         return alliance
 
     def in_alliance(self, number: int, group_id: str) -> bool:
-        member = self.s.get(AllianceMember, (number, group_id))
-        return member is not None and member.left_at is None
+        return in_alliance(self.s, number, group_id)
 
     def party_groups(self, number: int) -> list[Group]:
-        """The groups in alliance ``number`` now, in the order they joined."""
-        return list(
-            self.s.scalars(
-                select(Group)
-                .join(AllianceMember, AllianceMember.group_id == Group.id)
-                .where(AllianceMember.alliance_id == number, AllianceMember.left_at.is_(None))
-                .order_by(*joining_order(number))
-            )
-        )
+        return party_groups(self.s, number)
 
     def titles(self, groups: Sequence[Group]) -> tuple[str, ...]:
         return tuple(g.title for g in groups)
@@ -186,13 +205,7 @@ class AllianceWork:
         return number is not None and self.in_alliance(number, group_id)
 
     def allied_charters(self, group_id: str) -> list[str]:
-        """The charters of the alliances ``group_id`` is in."""
-        numbers = self.s.scalars(
-            select(AllianceMember.alliance_id).where(
-                AllianceMember.group_id == group_id, AllianceMember.left_at.is_(None)
-            )
-        ).all()
-        return [charter_of(n) for n in numbers]
+        return allied_charters(self.s, group_id)
 
     # -- the lifecycle -------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deliberation import queries
+from deliberation.alliances import party_groups
 from deliberation.model import (
-    AllianceMember,
     Amendment,
     ChainEntry,
     Charter,
@@ -131,14 +131,7 @@ def groups_of(s: Session, charter_id: str) -> list[Group]:
     if kind == "group":
         group = s.get(Group, rest)
         return [group] if group is not None else []
-    return list(
-        s.scalars(
-            select(Group)
-            .join(AllianceMember, AllianceMember.group_id == Group.id)
-            .where(AllianceMember.alliance_id == int(rest), AllianceMember.left_at.is_(None))
-            .order_by(AllianceMember.joined_at, Group.id)
-        )
-    )
+    return party_groups(s, int(rest))
 
 
 def is_public(s: Session, charter_id: str) -> bool:

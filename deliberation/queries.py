@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from deliberation import actors
 from deliberation import charter as chain
-from deliberation.alliances import joining_order
+from deliberation.alliances import allied_charters, in_alliance, joining_order
 from deliberation.errors import DomainError
 from deliberation.model import (
     Alliance,
@@ -278,7 +278,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
     if p is None:
         raise DomainError("no_such_proposal", number=number)
     alliance = _alliance_of(s, p)
-    if p.group_id != group_id and not (alliance and _in_alliance(s, alliance.id, group_id)):
+    if p.group_id != group_id and not (alliance and in_alliance(s, alliance.id, group_id)):
         raise DomainError("not_in_group", kind="P", number=number)
     group = s.get(Group, group_id)  # the reader's: an alliance proposal has a round in each
     assert group is not None
@@ -768,24 +768,9 @@ def alliances(s: Session, group_id: str, now: datetime) -> list[AllianceView]:
     return views
 
 
-def allied_charters(s: Session, group_id: str) -> list[str]:
-    """The charters of the alliances ``group_id`` is in."""
-    numbers = s.scalars(
-        select(AllianceMember.alliance_id)
-        .where(AllianceMember.group_id == group_id, AllianceMember.left_at.is_(None))
-        .order_by(AllianceMember.alliance_id)
-    ).all()
-    return [f"alliance:{n}" for n in numbers]
-
-
 def _alliance_of(s: Session, p: Proposal) -> Alliance | None:
     kind, _, number = p.charter_id.partition(":")
     return s.get(Alliance, int(number)) if kind == "alliance" else None
-
-
-def _in_alliance(s: Session, number: int, group_id: str) -> bool:
-    member = s.get(AllianceMember, (number, group_id))
-    return member is not None and member.left_at is None
 
 
 def _party_views(s: Session, p: Proposal) -> tuple[PartyView, ...]:

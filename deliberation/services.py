@@ -706,7 +706,12 @@ class _Work(AllianceWork):
         running = self._open_renewal(clause)
         if running is not None:
             raise DomainError("renewal_open", clause=clause.id, proposal=running)
-        proposal = self._open(
+        return [self._opened_event(group, self._renewal(group, actor, clause))]
+
+    def _renewal(self, group: Group, actor: c.Actor, clause: Clause) -> Proposal:
+        """A renewal of the clause's current text, in consent at once, in the clause's
+        charter (an alliance's clause: a renewal by the whole alliance)."""
+        return self._open(
             group,
             actor,
             c.ProposalKind.RENEWAL,
@@ -715,7 +720,6 @@ class _Work(AllianceWork):
             consent_now=True,
             charter=clause.charter_id,
         )
-        return [self._opened_event(group, proposal)]
 
     def do_Repeal(self, group: Group, actor: c.Actor, cmd: c.Repeal) -> list[e.Event]:
         clause = self.active_clause(group, cmd.clause)
@@ -2109,15 +2113,7 @@ class _Work(AllianceWork):
             self.s.add(Person(id=SYSTEM_PERSON, name="charterbot"))
             self.s.flush()
         author = c.Actor(group=group.id, person=SYSTEM_PERSON, name="charterbot")
-        proposal = self._open(
-            group,
-            author,
-            c.ProposalKind.RENEWAL,
-            clause.text,
-            clause,
-            consent_now=True,
-            charter=clause.charter_id,
-        )
+        proposal = self._renewal(group, author, clause)
         concerns = tuple(
             e.Statement(item.get("name"), item.get("reason"))
             for item in queries.last_adoption_concerns(self.s, clause.id)
