@@ -15,7 +15,7 @@ from bot.export import markdown
 from bot.i18n import get_translator
 from bot.logging import configure_logging
 from bot.web import Site, write_site
-from deliberation import queries
+from deliberation import public, queries
 from deliberation.store.db import Database
 from deliberation.timers import ManualClock, SystemClock
 
@@ -106,7 +106,7 @@ def _export(config: Config, args: argparse.Namespace) -> int:
     if args.format == "html":
         return _export_html(config, db, args)
     with db.unit_of_work(write=False) as uow:
-        data = queries.export_json(uow.session, args.charter)
+        data = public.export_json(uow.session, args.charter)
     if args.charter and not data["charters"]:
         print(f"charterbot: no charter {args.charter!r}", file=sys.stderr)
         return EXIT_CONFIG

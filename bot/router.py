@@ -772,7 +772,7 @@ class Router:
         if isinstance(req, g.ShowSettings):
             return partial(render.settings, values=queries.settings(s, msg.chat))
         if isinstance(req, g.Export):
-            data = queries.export_json(s, queries.group_charters(s, msg.chat))
+            data = public.export_json(s, queries.group_charters(s, msg.chat))
             if req.format == "json":
                 text = json.dumps(data, ensure_ascii=False, indent=2)
                 return lambda r: r.markup.text(text)

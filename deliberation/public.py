@@ -11,8 +11,10 @@ Nothing of private chats, invite codes or members is read here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,6 +68,7 @@ class OpenProposal:
     closes_at: datetime | None
     amendments: int
     groups: tuple[tuple[str, Tally | None], ...]  # per group: its counts, None if hidden
+    translations: tuple[queries.TranslationView, ...]  # of the current text
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +148,15 @@ def open_proposals(s: Session, charter_id: str) -> list[OpenProposal]:
     if not is_public(s, charter_id):
         return []
     out = []
-    for p in s.scalars(
-        select(Proposal)
-        .where(Proposal.charter_id == charter_id, Proposal.phase.in_(OPEN))
-        .order_by(Proposal.id)
-    ):
+    found = list(
+        s.scalars(
+            select(Proposal)
+            .where(Proposal.charter_id == charter_id, Proposal.phase.in_(OPEN))
+            .order_by(Proposal.id)
+        )
+    )
+    translated = queries.translations_of(s, {f"P{p.id}": p.text_version for p in found})
+    for p in found:
         amendments = len(s.scalars(select(Amendment.id).where(Amendment.proposal_id == p.id)).all())
         groups: list[tuple[str, Tally | None]] = []
         if p.phase in (Phase.CONSENT, Phase.OBJECTED):
@@ -174,6 +181,7 @@ def open_proposals(s: Session, charter_id: str) -> list[OpenProposal]:
                 closes_at=p.phase_closes_at,
                 amendments=amendments,
                 groups=tuple(groups),
+                translations=tuple(t for t in translated.get(f"P{p.id}", ()) if not t.outdated),
             )
         )
     return out
@@ -225,3 +233,112 @@ def feed(s: Session, charter_id: str) -> list[FeedEntry]:
             )
         )
     return entries
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _translations(views: Sequence[queries.TranslationView]) -> list[dict[str, Any]]:
+    return [
+        {
+            "lang": t.lang,
+            "text": t.text,
+            "translator": t.translator,
+            "version": t.version,
+            "outdated": t.outdated,
+        }
+        for t in views
+    ]
+
+
+def _open_json(p: OpenProposal) -> dict[str, Any]:
+    return {
+        "number": p.number,
+        "kind": p.kind,
+        "text": p.text,
+        "phase": p.phase,
+        "closes_at": _iso(p.closes_at),
+        "amendments": p.amendments,
+        "groups": [
+            {"title": title, "tally": dataclasses.asdict(tally) if tally else None}
+            for title, tally in p.groups
+        ],
+        "translations": _translations(p.translations),
+    }
+
+
+def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> dict[str, Any]:
+    """The SPEC section 9 export, with what the web page shows besides: ``groups`` (each
+    party's title and platform), each version's ``steps`` (its text's authors and
+    amendments), a public charter's ``open_proposals`` and the record's ``verify`` result.
+    The Markdown export and the pages are worded from the same reads."""
+    views = queries.charters(s, charter_id)
+    ids = {p for ch in views for p in ch.parties} | {
+        p for ch in views for c in ch.clauses for p in c.parties
+    }
+    groups = s.execute(select(Group.id, Group.title, Group.platform).where(Group.id.in_(ids)))
+    check = queries.verify(s)
+    charters = []
+    for ch in views:
+        made_by = {c.number: proposals_of_clause(s, c.number) for c in ch.clauses}
+        public = is_public(s, ch.id)
+        charters.append(
+            {
+                "id": ch.id,
+                "name": ch.name,
+                "parties": list(ch.parties),
+                "public": public,
+                "clauses": [
+                    {
+                        "number": c.number,
+                        "status": c.status,
+                        "text": c.text,
+                        "version": c.version,
+                        "adopted_at": _iso(c.adopted_at),
+                        "parties": list(c.parties),
+                        "next_review": c.next_review.isoformat() if c.next_review else None,
+                        "versions": [
+                            {
+                                "version": v.version,
+                                "text": v.text,
+                                "adopted_at": _iso(v.adopted_at),
+                                "proposal": v.proposal,
+                                "tally": v.tally,
+                                "concerns": [dict(x) for x in v.concerns],
+                                "parties": list(v.parties),
+                                "hash": v.hash,
+                                "steps": [
+                                    {
+                                        "version": step.version,
+                                        "author": step.author,
+                                        "amendment": step.amendment,
+                                    }
+                                    for step in steps(
+                                        s, made_by[c.number].get(v.version, v.proposal)
+                                    )
+                                ],
+                                "translations": _translations(v.translations),
+                            }
+                            for v in c.versions
+                        ],
+                    }
+                    for c in ch.clauses
+                ],
+                "open_proposals": [_open_json(p) for p in open_proposals(s, ch.id)]
+                if public
+                else [],
+            }
+        )
+    return {
+        "groups": {gid: {"title": title, "platform": platform} for gid, title, platform in groups},
+        "charters": charters,
+        "chain_head": check.head,
+        "verify": {
+            "entries": check.entries,
+            "ok": check.problem is None,
+            "problem": None
+            if check.problem is None
+            else {"seq": check.problem.seq, "what": check.problem.what},
+        },
+    }

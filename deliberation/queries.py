@@ -594,66 +594,6 @@ def chain_head(s: Session) -> str:
     return head or chain.GENESIS
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> dict[str, Any]:
-    """The SPEC section 9 export, and ``groups``: each party's title and platform."""
-    views = charters(s, charter_id)
-    ids = {p for ch in views for p in ch.parties} | {
-        p for ch in views for c in ch.clauses for p in c.parties
-    }
-    groups = s.execute(select(Group.id, Group.title, Group.platform).where(Group.id.in_(ids)))
-    return {
-        "groups": {gid: {"title": title, "platform": platform} for gid, title, platform in groups},
-        "charters": [
-            {
-                "id": ch.id,
-                "name": ch.name,
-                "parties": list(ch.parties),
-                "clauses": [
-                    {
-                        "number": c.number,
-                        "status": c.status,
-                        "text": c.text,
-                        "version": c.version,
-                        "adopted_at": _iso(c.adopted_at),
-                        "parties": list(c.parties),
-                        "next_review": c.next_review.isoformat() if c.next_review else None,
-                        "versions": [
-                            {
-                                "version": v.version,
-                                "text": v.text,
-                                "adopted_at": _iso(v.adopted_at),
-                                "proposal": v.proposal,
-                                "tally": v.tally,
-                                "concerns": [dict(x) for x in v.concerns],
-                                "parties": list(v.parties),
-                                "hash": v.hash,
-                                "translations": [
-                                    {
-                                        "lang": t.lang,
-                                        "text": t.text,
-                                        "translator": t.translator,
-                                        "version": t.version,
-                                        "outdated": t.outdated,
-                                    }
-                                    for t in v.translations
-                                ],
-                            }
-                            for v in c.versions
-                        ],
-                    }
-                    for c in ch.clauses
-                ],
-            }
-            for ch in views
-        ],
-        "chain_head": chain_head(s),
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     entries: int

@@ -35,7 +35,7 @@ from adapters.telegram import TelegramAdapter
 from bot.app import App
 from bot.config import Config, ConsoleConfig, DatabaseConfig, MatrixConfig, TelegramConfig
 from bot.i18n import get_translator
-from deliberation import queries
+from deliberation import public
 from deliberation.model import ChainEntry, Clause, ClauseVersion
 from deliberation.store.db import Database
 from deliberation.store.migrate import upgrade
@@ -387,7 +387,7 @@ def test_an_alliance_of_telegram_and_matrix_agrees_and_renews_with_a_console_gro
         assert clause.parties == [TG_ID, mx_id]
         (version,) = uow.session.scalars(select(ClauseVersion)).all()
         assert version.parties == [TG_ID, mx_id]
-        exported = queries.export_json(uow.session)
+        exported = public.export_json(uow.session)
     (charter,) = [c for c in exported["charters"] if c["id"] == "alliance:1"]
     assert charter["name"] == "Neighbours"
     assert sorted(charter["parties"]) == sorted([TG_ID, mx_id])
@@ -446,7 +446,7 @@ def test_an_alliance_of_telegram_and_matrix_agrees_and_renews_with_a_console_gro
     with world.db.unit_of_work(write=False) as uow:
         entries = uow.session.scalars(select(ChainEntry).order_by(ChainEntry.seq)).all()
         payloads = [json.loads(entry.payload) for entry in entries]
-        exported = queries.export_json(uow.session)
+        exported = public.export_json(uow.session)
     assert [p["parties"] for p in payloads] == [[TG_ID, mx_id], [TG_ID, mx_id, CONSOLE_ID]]
     assert (payloads[-1]["proposal"], payloads[-1]["clause"]) == (2, 1)
     (charter,) = [c for c in exported["charters"] if c["id"] == "alliance:1"]

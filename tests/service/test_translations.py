@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from deliberation import commands as c
 from deliberation import events as e
-from deliberation import queries
+from deliberation import public, queries
 from deliberation.model import Translation
 from deliberation.services import MAX_TEXT
 from tests.service.conftest import GROUP, START, Chat
@@ -142,7 +142,7 @@ def test_a_clause_translation_follows_the_clauses_version(chat: Chat) -> None:
     view = clause_view(chat, 1)
     assert [(t.version, t.outdated) for t in view.translations] == [(2, False), (1, True)]
     with chat.db.unit_of_work(write=False) as uow:
-        data = queries.export_json(uow.session)
+        data = public.export_json(uow.session)
     (clause,) = [x for x in data["charters"][0]["clauses"] if x["number"] == 1]
     assert [v["translations"] for v in clause["versions"]] == [
         [
@@ -170,6 +170,6 @@ def test_proposal_translations_are_not_in_the_export(chat: Chat) -> None:
     decided = chat.adopt(TEXT)
     chat.do("bob", c.Translate("P", decided.proposal, "es", "Compartimos la barca"))
     with chat.db.unit_of_work(write=False) as uow:
-        data = queries.export_json(uow.session)
+        data = public.export_json(uow.session)
     (clause,) = data["charters"][0]["clauses"]
     assert clause["versions"][0]["translations"] == []

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from deliberation import commands as c
 from deliberation import events as e
-from deliberation import queries
+from deliberation import public, queries
 from deliberation.errors import DomainError
 from deliberation.model import (
     ChainEntry,
@@ -239,7 +239,7 @@ def test_due_timers_run_exactly_once_across_workers(
 def test_export_shape(engine: Deliberation, db: Database) -> None:
     adopt(engine, "We share the boat")
     with db.unit_of_work(write=False) as uow:
-        data = queries.export_json(uow.session)
+        data = public.export_json(uow.session)
         entries = uow.session.scalars(select(ChainEntry)).all()
         versions = uow.session.scalars(select(ClauseVersion)).all()
     (charter,) = data["charters"]

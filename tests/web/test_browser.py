@@ -104,3 +104,22 @@ def test_axe_finds_no_accessibility_violation(served: str, browser: object, path
     violations = results.response["violations"]
     assert violations == [], [(v["id"], v["impact"], v["help"]) for v in violations]
     page.close()
+
+
+def test_a_charter_prints_without_the_controls(
+    served: str, browser: object, tmp_path: Path
+) -> None:
+    """Printed (print media, as Chromium's "Save as PDF" does): the clauses and the record
+    are there, the navigation and the language form are not."""
+    page = browser.new_page(viewport=WIDTHS["desktop"])  # type: ignore[attr-defined]
+    page.goto(f"{served}/charter/group-console-main.html")
+    page.emulate_media(media="print")
+    assert not page.get_by_label("Language").is_visible()
+    assert not page.get_by_role("navigation").is_visible()
+    assert page.get_by_role("heading", name="Open proposals").is_visible()
+    assert page.get_by_text("Bikes and carts stay in the yard").first.is_visible()
+    assert page.get_by_text("The record verifies: no entry was altered.").is_visible()
+    pdf = tmp_path / "charter.pdf"
+    page.pdf(path=str(pdf), format="A4")
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+    page.close()

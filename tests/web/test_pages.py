@@ -11,6 +11,7 @@ text must never be served.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -19,8 +20,12 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot import export
+from bot.i18n import get_translator
 from bot.web import Site, diff, make_app, negotiate, write_site
+from deliberation import public
 from tests.console.conftest import Console
+from tests.web import atom_rules
 
 SECRET = "Secret plan of the quiet group"
 
@@ -50,6 +55,7 @@ def store() -> Iterator[Console]:
     console.say("alice: /propose --change C2 Bikes and carts stay in the yard\nalice: /next P3")
     console.say("alice: /consent P3\nbob: /consent P3\nalice: /next P3")
     console.say("alice: /settings public on\nbob: /propose Paint the door green")
+    console.say("bob: /translate P4 es Pintar la puerta de verde")
     console.say("quinn@quiet: /propose Quiet rules\nquinn@quiet: /next P5")
     console.say("quinn@quiet: /consent P5\nrita@quiet: /consent P5\nquinn@quiet: /next P5")
     console.say(f"rita@quiet: /propose {SECRET}")
@@ -92,6 +98,8 @@ def test_a_charter_page_shows_its_clauses_escaped_with_their_parties(store: Cons
 def test_open_proposals_only_of_public_groups(store: Console) -> None:
     _status, _kind, public_page = get(store, "/charter/group-console-main.html")
     assert "Open proposals" in public_page and "Paint the door green" in public_page
+    assert "Translation into Spanish by bob:" in public_page  # of the open proposal
+    assert 'lang="es"><span class="meta">' in public_page and "Pintar la puerta" in public_page
     _status, _kind, quiet = get(store, "/charter/group-console-quiet.html")
     assert "Quiet rules" in quiet  # adopted: the charter is public
     assert "Open proposals" not in quiet and SECRET not in quiet
@@ -119,6 +127,12 @@ def test_the_feed_is_atom_with_an_entry_per_record(store: Console) -> None:
     titles = [e.findtext("a:title", namespaces=ns) for e in feed.findall("a:entry", ns)]
     assert titles == ["C2 changed (version 2)", "C2 adopted (version 1)"]  # newest first
     assert feed.find("a:author/a:name", ns) is not None
+    assert atom_rules.problems(text) == []
+    for path in ("/charter/alliance-1.atom", "/charter/group-console-quiet.atom?lang=ar"):
+        assert atom_rules.problems(get(store, path)[2]) == []
+    broken = text.replace("<updated>", "<updated>yesterday ", 1)
+    (problem,) = atom_rules.problems(broken)
+    assert problem.startswith("feed: atom:updated 'yesterday") and "RFC 3339" in problem
 
 
 def test_unknown_pages_are_not_found(store: Console) -> None:
@@ -150,6 +164,46 @@ def test_the_static_export_is_the_same_site(store: Console, tmp_path: Path) -> N
             assert (path.parent / href).resolve().exists(), (path, href)
     served = get(store, "/clause/1.html")[2]
     assert (tmp_path / "clause/1.html").read_text(encoding="utf-8") == served
+
+
+def test_the_markdown_and_json_exports_say_what_the_pages_say(store: Console) -> None:
+    """Each fact a charter page or a clause page shows is in the exports too."""
+    with store.db.unit_of_work(write=False) as uow:
+        exported = json.loads(json.dumps(public.export_json(uow.session)))  # as printed
+    markdown = export.markdown(get_translator("en"), exported)
+    by_id = {ch["id"]: ch for ch in exported["charters"]}
+    main = by_id["group:console:main"]
+    assert main["public"] is True and not by_id["group:console:quiet"]["public"]
+    (door,) = main["open_proposals"]
+    assert (door["number"], door["text"], door["phase"]) == (4, "Paint the door green", "amendment")
+    assert door["translations"][0]["text"] == "Pintar la puerta de verde"
+    assert by_id["group:console:quiet"]["open_proposals"] == []
+    assert SECRET not in json.dumps(exported) and SECRET not in markdown
+    (harbour,) = by_id["alliance:1"]["clauses"]
+    made = harbour["versions"][0]
+    assert made["steps"] == [
+        {"version": 1, "author": "bob", "amendment": None},
+        {"version": 2, "author": "frank", "amendment": 1},
+    ]
+    assert exported["verify"] == {"entries": 4, "ok": True, "problem": None}
+    for fact in (
+        "## Open proposals",
+        "### P4 · amendment phase",
+        "> Paint the door green",
+        "Translation into Spanish by bob:",
+        "    - version 2 by frank, amendment A1",
+        "    - bob: mind the tides",
+        "The record verifies: no entry was altered.",
+    ):
+        assert fact in markdown
+    assert markdown.count("## Open proposals") == 1  # only the public charter's
+    for path, facts in {
+        "/charter/group-console-main.html": ("Paint the door green", "Pintar la puerta"),
+        "/clause/1.html": ("version 2 by frank, amendment A1", "bob: mind the tides"),
+    }.items():
+        page = get(store, path)[2]
+        for fact in facts:
+            assert fact in page and fact in markdown
 
 
 def test_a_word_diff() -> None:
