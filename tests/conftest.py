@@ -108,3 +108,13 @@ def file_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         yield _sqlite_file_url(tmp_path)
     else:
         yield from _fresh_postgres_url(request)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The reliability suite's table of figures (tests/reliability/figures.py), when any
+    of its tests ran; copy it into docs/reliability.md to keep the latest."""
+    from tests.reliability import figures
+
+    if figures.ROWS:
+        terminalreporter.section("reliability figures")
+        terminalreporter.write_line(figures.table())
