@@ -19,17 +19,21 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.logging import get_logger
 from bot.messages import Adapter, Button, DeliveryError, Outbound
 from bot.textsplit import split_message
-from deliberation.model import Card, OutboxItem, Person
+from deliberation.model import Card, OutboxItem, OutboxLease, Person
 from deliberation.store.db import Database
 from deliberation.timers import Clock
 
@@ -39,6 +43,10 @@ MAX_ATTEMPTS = 12
 MAX_BACKOFF = 300.0  # seconds
 WAIT_IN_WORKER = 30.0  # a back-off up to this long is waited out by the chat's worker
 STORE_RETRY = 1.0  # seconds between tries to record a delivery the store refused
+# A lane's lease: long enough to cover a send that waits out a flood limit, renewed while
+# the worker runs, released when it ends; a dead process's lanes are free after it.
+LEASE = timedelta(seconds=120)
+RENEW_AFTER = timedelta(seconds=30)
 
 # (session, platform, chat, subject) -> the card as it should look now, or None
 WordCard = Callable[[Session, str, str, str], Outbound | None]
@@ -66,6 +74,22 @@ def enqueue(
             else None,
         )
     )
+
+
+def _gone(holder: str) -> bool:
+    """Whether a lease's holder is a process of this machine that no longer runs (a bot
+    restarted after a crash need not wait out its own old leases)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def backoff(attempts: int) -> float:
@@ -112,6 +136,8 @@ class Outbox:
         self.wall: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._stopping = False
+        # Who holds a lease: this process, and this Outbox in it (tests run several).
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     # -- scheduling ----------------------------------------------------------------------
 
@@ -183,8 +209,16 @@ class Outbox:
 
     async def _work(self, platform: str, lane: str) -> None:
         adapter = self.adapters[platform]
+        held = False
         try:
+            if not await asyncio.to_thread(self._take_lease, platform, lane):
+                return  # another bot process delivers this lane
+            held, renewed = True, self.wall()
             while not self._stopping:
+                if self.wall() - renewed > RENEW_AFTER:
+                    if not await asyncio.to_thread(self._take_lease, platform, lane):
+                        return
+                    renewed = self.wall()
                 row = await asyncio.to_thread(self._next_row, platform, lane)
                 if row is not None:
                     if not await self._deliver(adapter, row):
@@ -200,6 +234,43 @@ class Outbox:
                     return
         except Exception:  # noqa: BLE001 - a worker must not die silently
             log.exception("outbox.worker_failed", platform=platform)
+        finally:
+            if held:
+                with contextlib.suppress(Exception):  # unreleased, it ends with its lease
+                    await asyncio.to_thread(self._release_lease, platform, lane)
+
+    def _take_lease(self, platform: str, lane: str) -> bool:
+        """Hold (or keep holding) the lane for ``LEASE``; False when another process does."""
+        now = self.wall()
+        try:
+            with self.db.unit_of_work() as uow:
+                s = uow.session
+                lease = s.get(OutboxLease, (platform, lane), with_for_update=True)
+                if lease is None:
+                    s.add(
+                        OutboxLease(
+                            platform=platform, lane=lane, holder=self.holder, until=now + LEASE
+                        )
+                    )
+                elif lease.holder == self.holder or lease.until <= now or _gone(lease.holder):
+                    lease.holder, lease.until = self.holder, now + LEASE
+                else:
+                    return False
+                uow.commit()
+                return True
+        except IntegrityError:  # another process took it in the same moment
+            return False
+
+    def _release_lease(self, platform: str, lane: str) -> None:
+        with self.db.unit_of_work() as uow:
+            uow.session.execute(
+                delete(OutboxLease).where(
+                    OutboxLease.platform == platform,
+                    OutboxLease.lane == lane,
+                    OutboxLease.holder == self.holder,
+                )
+            )
+            uow.commit()
 
     def _next_row(self, platform: str, lane: str) -> _Row | None:
         now = self.wall()

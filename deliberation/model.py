@@ -479,6 +479,22 @@ class OutboxItem(Base):
     not_before: Mapped[datetime | None]  # back-off after a failed attempt
 
 
+class OutboxLease(Base):
+    """Which bot process delivers a lane (a chat, or a platform's one lane) until when.
+
+    Several processes may run the same platform (two Telegram webhook workers on one
+    database). Each sends only the lanes it holds, so a message is sent by one of them and a
+    chat's messages keep their order and its flood limit; a process that dies leaves its
+    lanes to the others when ``until`` passes."""
+
+    __tablename__ = "outbox_leases"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lane: Mapped[str] = mapped_column(ID, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(96))
+    until: Mapped[datetime]
+
+
 class Card(Base):
     """A live message (a proposal's or an amendment's card) that is edited as things change.
 

@@ -452,17 +452,19 @@ def test_a_database_locked_at_start_stops_nothing_and_posts_nothing_twice(
 
     # Another process holds the write lock, from before the start until after the busy
     # timeout: deadlines, deliveries and updates fail for a while; none of them stops the
-    # bot, and a message sent before its delivery could be recorded is not sent again.
+    # bot. Nothing is sent while a delivery could not be recorded (a lane's lease is a
+    # write), so nothing is sent twice.
     locker = sqlite3.connect(db_path, isolation_level=None)
     try:
         locker.execute("BEGIN IMMEDIATE")
         locked_at = time.monotonic()
         with RunningBot(api, url(db_path)) as bot:
-            card = bot.wait_for(lambda: find(api, GROUP, "P1 · new clause"), "the card")
             say(api, BOB, "/status")
             time.sleep(max(0.0, BUSY_TIMEOUT_MS / 1000 + 3.0 - (time.monotonic() - locked_at)))
             assert find(api, GROUP, "Open proposals") is None  # not committed yet
+            assert find(api, GROUP, "P1 · new clause") is None  # not leased yet
             locker.rollback()
+            card = bot.wait_for(lambda: find(api, GROUP, "P1 · new clause"), "the card")
             bot.wait_for(lambda: find(api, GROUP, "Open proposals"), "the answer to /status")
             bot.wait_for(lambda: outbox_states(db_path)["pending"] == 0, "every delivery")
             time.sleep(1.5)  # a second delivery would show by now
