@@ -87,6 +87,9 @@ class ConsoleAdapter:
     async def start(self, sink: Sink) -> None:
         self._sink = sink
 
+    async def stop_receiving(self) -> None:
+        return None  # the console's lines are read by the App's own task
+
     async def stop(self) -> None:
         return None
 

@@ -93,6 +93,7 @@ DIRECT = "m.direct"  # the account data that lists the bot's direct chats
 MAX_TEXT = 16_000  # characters of HTML per event, well inside the 64 KiB event limit
 CACHE_SECONDS = 300.0
 SYNC_TIMEOUT_MS = 30_000
+REQUEST_TIMEOUT = 60.0  # seconds before a request without an answer counts as failed (nio's)
 PAGE = 100  # events per sync timeline and per /messages page
 
 
@@ -158,9 +159,11 @@ class MatrixAdapter:
         sync_timeout_ms: int = SYNC_TIMEOUT_MS,
         timeline_limit: int = PAGE,
         default_locale: str = "en",
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         """``timeline_limit``: events per room in a sync and per page when filling a gap
-        (tests make it small to force gaps)."""
+        (tests make it small to force gaps). ``request_timeout``: how long a request other
+        than the sync's long poll may go unanswered before it is tried again."""
         self.config = config
         self.caps = Capabilities(
             max_text=MAX_TEXT,
@@ -185,6 +188,7 @@ class MatrixAdapter:
         client_config = AsyncClientConfig(
             max_limit_exceeded=0,
             max_timeouts=0,
+            request_timeout=request_timeout,
             store_sync_tokens=False,
             encryption_enabled=config.encryption,
         )
@@ -202,6 +206,7 @@ class MatrixAdapter:
         self.ready = False
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
+        self._batch_lock = asyncio.Lock()  # held from a sync's answer to its commit
         self._rooms: dict[str, tuple[float, RoomPeople]] = {}
         self._lookups: dict[str, asyncio.Future[RoomPeople]] = {}
         self._seeded: set[tuple[str, str]] = set()
@@ -218,12 +223,18 @@ class MatrixAdapter:
         self._task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
         log.info("matrix.started", user=self.config.user_id, resumed=self.since is not None)
 
-    async def stop(self) -> None:
+    async def stop_receiving(self) -> None:
+        """No more syncs; a sync whose batch is being handled is finished first."""
+        async with self._batch_lock:
+            if self._task is not None:
+                self._task.cancel()
         if self._task is not None:
-            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
         await self.client.close()
 
     async def _log_in(self) -> None:
@@ -274,6 +285,11 @@ class MatrixAdapter:
             full_state=self._full_state or None,
         )
         response = checked("sync", await self._network(request), SyncResponse)
+        async with self._batch_lock:
+            await self._handle_sync(response, first)
+
+    async def _handle_sync(self, response: SyncResponse, first: bool) -> None:
+        """A sync's answer: its events handed on and committed with its ``next_batch``."""
         self._read_direct_changes(response)
         await self._answer_invites(response)
         items: list[Inbound] = []

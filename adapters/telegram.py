@@ -172,6 +172,7 @@ class TelegramAdapter:
         self._task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._batch_lock = asyncio.Lock()
+        self.closing = False  # a graceful stop began: no more updates are taken
         self._admins: dict[int, tuple[float, frozenset[int]]] = {}
         self._bots: dict[int, set[int]] = {}
         self._counts: dict[int, tuple[float, int]] = {}
@@ -197,12 +198,20 @@ class TelegramAdapter:
         self.ready = True
         log.info("telegram.started", username=self.bot.username, mode=self.mode)
 
-    async def stop(self) -> None:
+    async def stop_receiving(self) -> None:
+        """No more polls (the webhook answers 503, so Telegram sends again, to a worker
+        that runs); the batch being committed is finished first."""
+        self.closing = True
+        async with self._batch_lock:  # a batch in hand ends before the poll is cancelled
+            if self._task is not None:
+                self._task.cancel()
         if self._task is not None:
-            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -399,6 +408,8 @@ class TelegramAdapter:
         if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
             log.warning("telegram.webhook_refused")
             return web.Response(status=403)
+        if self.closing:  # stopping: Telegram sends it again (to a worker that runs)
+            return web.Response(status=503)
         try:
             data = await request.json()
             update = telegram.Update.de_json(data, self.bot)

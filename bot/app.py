@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TextIO
@@ -35,6 +37,7 @@ log = get_logger(__name__)
 SWEEP = 60.0  # seconds between sweeps for deadlines even when none is known
 DELIVERY_SWEEP = 1.0  # seconds between sweeps for messages whose back-off ended
 STORE_RETRY = 1.0  # seconds before the deadline sweep tries a failing store again
+SHUTDOWN_GRACE = 10.0  # seconds a graceful stop spends delivering what is due
 
 
 def defaults_from(config: Config) -> Defaults:
@@ -66,6 +69,8 @@ class App:
     def __post_init__(self) -> None:
         self.site: Site | None = None
         self._wake = asyncio.Event()
+        self._stop_requested = asyncio.Event()
+        self._timers_lock = asyncio.Lock()  # held while deadlines are carried out
         self.alarm = AlarmClock(SWEEP)
         self.router = Router(
             self.engine, self.adapters, self.config.bot.default_locale, self._committed
@@ -157,25 +162,67 @@ class App:
         await self.catch_up()
         await console.read_stream(stream)
 
-    async def run_forever(self, stream: TextIO | None = None) -> None:
-        """Adapters, deadlines and delivery until cancelled."""
+    def request_stop(self) -> None:
+        """Begin a graceful stop (SIGTERM, SIGINT): see ``run_forever``."""
+        log.info("app.stopping")
+        self._stop_requested.set()
+
+    async def run_forever(self, stream: TextIO | None = None, signals: bool = False) -> None:
+        """Adapters, deadlines and delivery until cancelled or asked to stop.
+
+        Asked to stop (``request_stop``; with ``signals``, on SIGTERM or SIGINT) it stops
+        gracefully: no more updates are taken, the batch in hand and the deadlines being
+        carried out are finished and committed, and for up to ``SHUTDOWN_GRACE`` seconds
+        what is due is delivered; what is left stays in the outbox for the next start.
+        Cancelled, it stops at once; nothing committed is lost either way."""
+        if signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.request_stop)
         for adapter in self.adapters.values():
             await adapter.start(self.router.on_batch)
         runner = await self._serve_web()
         tasks = [asyncio.create_task(self._deadlines()), asyncio.create_task(self._deliveries())]
         console = self.adapters.get("console")
+        reader = None  # the console's lines; the bot runs on when they end
         if stream is not None and isinstance(console, ConsoleAdapter):
-            tasks.append(asyncio.create_task(console.read_stream(stream)))
+            reader = asyncio.create_task(console.read_stream(stream))
+        stop = asyncio.create_task(self._stop_requested.wait())
         try:
-            await asyncio.gather(*tasks)
-        finally:
+            await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
+                if task.done():
+                    task.result()  # a failure of the bot's own loops: raised here
+            if reader is not None:
+                reader.cancel()
+            await self._stop_gracefully(tasks)
+        finally:
+            stop.cancel()
+            for task in [*tasks, *([reader] if reader else [])]:
                 task.cancel()
             await self.outbox.stop()  # first: sends in flight finish through the adapters
             for adapter in self.adapters.values():
                 await adapter.stop()
             if runner is not None:
                 await runner.cleanup()
+            if signals:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+            log.info("app.stopped")
+
+    async def _stop_gracefully(self, tasks: list[asyncio.Task[None]]) -> None:
+        for adapter in self.adapters.values():
+            await adapter.stop_receiving()
+        async with self._timers_lock:  # deadlines being carried out are finished first
+            for task in tasks:
+                task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await asyncio.wait_for(self.outbox.settle(), SHUTDOWN_GRACE)
+        except TimeoutError:
+            log.warning("app.undelivered_at_stop", hint="left for the next start")
 
     def _committed(self) -> None:
         """A batch or a deadline was committed: deliver its messages, and look again at
@@ -192,7 +239,8 @@ class App:
                 try:
                     due = await asyncio.to_thread(self.engine.next_due)
                     if due is not None and due <= self.clock.now():
-                        await self.router.run_timers()
+                        async with self._timers_lock:
+                            await self.router.run_timers()
                         due = await asyncio.to_thread(self.engine.next_due)
                         if due is not None and due <= self.clock.now():
                             await asyncio.sleep(STORE_RETRY)  # set aside or locked: not a spin

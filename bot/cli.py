@@ -73,10 +73,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         app.add_matrix()
     if config.web.enabled:
         app.add_web()
-    try:
-        asyncio.run(app.run_forever(sys.stdin if config.console.enabled else None))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(app.run_forever(sys.stdin if config.console.enabled else None, signals=True))
     return 0
 
 
@@ -141,10 +138,9 @@ def _verify(config: Config, args: argparse.Namespace) -> int:
     if result.problem is None:
         print(f"charterbot: charter chain intact: {result.entries} entries, head {result.head}")
         return 0
-    print(
-        f"charterbot: charter chain broken at entry {result.problem.seq} ({result.problem.what})",
-        file=sys.stderr,
-    )
+    problem = result.problem
+    where = f" at entry {problem.seq}" if problem.seq else ""  # 0: a row no entry records
+    print(f"charterbot: charter record broken{where}: {problem.describe()}", file=sys.stderr)
     return EXIT_BROKEN_CHAIN
 
 

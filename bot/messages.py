@@ -156,6 +156,11 @@ class Adapter(Protocol):
 
     async def start(self, sink: Sink) -> None: ...
 
+    async def stop_receiving(self) -> None:
+        """Take no more updates, and return once the batch in hand (if any) is committed:
+        the first step of a graceful stop (the outbox may still send through the adapter)."""
+        ...
+
     async def stop(self) -> None: ...
 
     async def send(self, chat: str, message: Outbound) -> str | None:
