@@ -10,9 +10,10 @@ import dataclasses
 import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 from aiohttp import web
+from sqlalchemy import select
 
 from adapters.console import ConsoleAdapter
 from adapters.matrix import MatrixAdapter
@@ -21,6 +22,7 @@ from adapters.telegram_pacing import Limits
 from bot.config import Config
 from bot.logging import get_logger
 from bot.messages import Adapter
+from bot.metrics import Metrics, add_routes
 from bot.outbox import Outbox
 from bot.router import Router
 from bot.scheduler import AlarmClock
@@ -72,10 +74,17 @@ class App:
         self._stop_requested = asyncio.Event()
         self._timers_lock = asyncio.Lock()  # held while deadlines are carried out
         self.alarm = AlarmClock(SWEEP)
+        self.metrics = Metrics(self.db, self.clock)
         self.router = Router(
-            self.engine, self.adapters, self.config.bot.default_locale, self._committed
+            self.engine,
+            self.adapters,
+            self.config.bot.default_locale,
+            self._committed,
+            metrics=self.metrics,
         )
-        self.outbox = Outbox(self.db, self.clock, self.adapters, self.router.word_card)
+        self.outbox = Outbox(
+            self.db, self.clock, self.adapters, self.router.word_card, metrics=self.metrics
+        )
 
     @classmethod
     def build(cls, config: Config, clock: Clock | None = None, db: Database | None = None) -> App:
@@ -92,11 +101,28 @@ class App:
     async def _serve_web(self) -> web.AppRunner | None:
         if self.site is None:
             return None
-        runner = web.AppRunner(make_app(self.site), access_log=None)
+        server = make_app(self.site)
+        add_routes(server, self.metrics, self.health)
+        runner = web.AppRunner(server, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, self.config.web.host, self.config.web.port).start()
         log.info("web.serving", url=self.config.web.url)
         return runner
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Whether this process is up: taking updates on every platform and reaching its
+        store (``/healthz``)."""
+        stopping = self._stop_requested.is_set()
+        adapters = {name: bool(getattr(a, "ready", True)) for name, a in self.adapters.items()}
+        try:
+            with self.db.unit_of_work(write=False) as uow:
+                uow.session.execute(select(1))
+            database = True
+        except Exception:  # noqa: BLE001 - unreachable, locked: reported, not raised
+            database = False
+        ok = database and not stopping and all(adapters.values())
+        status = "stopping" if stopping else "ok" if ok else "unavailable"
+        return ok, {"status": status, "database": database, "adapters": adapters}
 
     def add_console(self, out: TextIO | None = None) -> ConsoleAdapter:
         console = ConsoleAdapter(self.config.console.mediators, self.advance, self.settle, out)

@@ -56,7 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"charterbot: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging("WARNING" if args.command in ("demo", "export", "verify") else "INFO")
+    configure_logging(
+        "WARNING" if args.command in ("demo", "export", "verify") else "INFO",
+        json=config.bot.log_format == "json",
+    )
     handler = {"run": _run, "demo": _demo, "db": _db, "export": _export, "verify": _verify}[
         args.command
     ]

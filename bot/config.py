@@ -164,6 +164,7 @@ class BotConfig(_Section):
 
     default_locale: str = _opt("en", "a locale code such as 'en', 'es' or 'pt_BR'", _is_locale)
     timezone: str = _opt("UTC", "an IANA time zone name such as 'Europe/Berlin'", _is_timezone)
+    log_format: str = _opt("text", *_one_of("text", "json"))
 
 
 @dataclass(frozen=True, repr=False)

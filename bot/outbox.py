@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from bot.logging import get_logger
 from bot.messages import Adapter, Button, DeliveryError, Outbound
+from bot.metrics import Metrics
 from bot.textsplit import split_message
 from deliberation.model import Card, OutboxItem, OutboxLease, Person
 from deliberation.store.db import Database
@@ -127,8 +128,10 @@ class Outbox:
         clock: Clock,
         adapters: dict[str, Adapter],
         word_card: WordCard | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.adapters = adapters
         self.word_card = word_card
@@ -306,6 +309,7 @@ class Outbox:
         try:
             if row.purpose == "card":
                 await self._post_card(adapter, row)
+                self.metrics.delivered.labels(row.platform).inc()
                 return True
             html = adapter.caps.markup == "html"
             parts = [p for p in split_message(row.text, adapter.caps.max_text, html) if p.strip()]
@@ -323,9 +327,12 @@ class Outbox:
                 if not last:
                     await self._record_delivery(self._progress, row.id, index + 1)
         except DeliveryError as exc:
+            if exc.retry_after is not None:
+                self.metrics.rate_limited.labels(row.platform).inc()
             await asyncio.to_thread(self._failed, row, exc)
             return exc.permanent
         await self._record_delivery(self._sent, row.id, ref)
+        self.metrics.delivered.labels(row.platform).inc()
         return True
 
     async def _post_card(self, adapter: Adapter, row: _Row) -> None:
@@ -336,7 +343,10 @@ class Outbox:
             return
         version, message = worded
         ref = await adapter.send(row.chat, dataclasses.replace(message, txn_id=row.txn_id(0)))
-        await self._record_delivery(self._card_posted, row, ref, version)
+        # After a failed try that may have got through, Matrix answers this one with the
+        # event that try made, worded as the card was then: record no version shown, so an
+        # edit brings the card up to date.
+        await self._record_delivery(self._card_posted, row, ref, version if not row.attempts else 0)
 
     async def _record_delivery(self, write: Callable[..., None], *args: object) -> None:
         """Store that the platform took a message. Until then the row is pending and would be
@@ -366,6 +376,8 @@ class Outbox:
         try:
             await adapter.edit(chat, ref, message)
         except DeliveryError as exc:
+            if exc.retry_after is not None:
+                self.metrics.rate_limited.labels(platform).inc()
             if exc.permanent:  # the card was deleted: post it anew
                 log.warning("outbox.card_gone", platform=platform, subject=subject)
                 await asyncio.to_thread(self._repost_card, platform, chat, subject)
@@ -475,7 +487,11 @@ class Outbox:
             item = uow.session.get(OutboxItem, row.id)
             if item is None:
                 return
-            item.attempts += 1
+            # A flood wait (429) is the platform saying when to come back, not a failure:
+            # counted, a minute of them gave a message up after 12 tries, and each one
+            # lengthened the back-off of the next real failure.
+            if exc.retry_after is None:
+                item.attempts += 1
             if exc.permanent or item.attempts >= MAX_ATTEMPTS:
                 item.state = "failed"
             else:

@@ -29,6 +29,7 @@ from bot import grammar as g
 from bot.i18n import available_locales, catalog_names, get_translator, parse_locale
 from bot.logging import get_logger
 from bot.messages import Adapter, ButtonPressed, Cursor, Inbound, MessageIn, Outbound, Reaction
+from bot.metrics import Metrics
 from bot.outbox import enqueue
 from deliberation import commands as c
 from deliberation import events as e
@@ -90,8 +91,10 @@ class Router:
         adapters: dict[str, Adapter],
         default_locale: str = "en",
         on_commit: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = metrics or Metrics()
         self.db = engine.db
         self.clock = engine.clock
         self.adapters = adapters
@@ -149,9 +152,18 @@ class Router:
         planned = [item for item in items if item.command is not None]
         requests = [(item.actor, item.command) for item in planned]
 
+        positions = 0  # recorded by the batch, counted once it is committed
+
         def before_commit(session: Session, outcomes: list[Outcome]) -> None:
+            nonlocal positions
             results = dict(zip(map(id, planned), outcomes, strict=True))
             self._record(session, items, results, cursor)
+            positions = sum(
+                isinstance(ev, e.PositionStated)
+                for outcome in outcomes
+                if not isinstance(outcome, DomainError)
+                for ev in outcome
+            )
 
         if not requests:
             with self.db.unit_of_work() as uow:
@@ -167,6 +179,11 @@ class Router:
                 with self.db.unit_of_work() as uow:
                     self._record(uow.session, items, {id(planned[0]): refusal}, cursor)
                     uow.commit()
+        if items:
+            platform = items[0].inbound.platform
+            self.metrics.updates.labels(platform).inc(len(items))
+            if positions:
+                self.metrics.positions.labels(platform).inc(positions)
         by_key = {item.inbound.dedupe_key: item.note for item in items}
         return [by_key.get(inbound.dedupe_key) for inbound in batch]
 
@@ -184,6 +201,7 @@ class Router:
 
     def _plan(self, inbound: Inbound) -> _Item:
         """What the update asks for, before anything is stored."""
+        inbound = _without_nul(inbound)
         actor = c.Actor(
             group=inbound.chat,
             person=inbound.sender,
@@ -802,6 +820,18 @@ def _forget_reaction(session: Session, item: _Item) -> None:
             ReactionRecord.ref == item.unreacted[0],
         )
     )
+
+
+def _without_nul(inbound: Inbound) -> Inbound:
+    """What people wrote, without NUL characters: PostgreSQL cannot store them in text, and
+    an update that can never be stored would hold up its whole batch (and every chat behind
+    it) for ever."""
+    cleaned = {
+        name: value.replace("\x00", "")
+        for name in ("text", "sender_name", "chat_title", "data")
+        if isinstance(value := getattr(inbound, name, None), str) and "\x00" in value
+    }
+    return dataclasses.replace(inbound, **cleaned) if cleaned else inbound
 
 
 def _proposal_of(ev: e.Event) -> int | None:

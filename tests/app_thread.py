@@ -5,6 +5,7 @@ Shared by the Telegram and Matrix harnesses."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -46,7 +47,8 @@ class AppThread:
         """Cancel ``run_forever`` (it stops its adapters and lets sends finish) and wait."""
         if self._thread.is_alive():
             assert self._task is not None
-            self.loop.call_soon_threadsafe(self._task.cancel)
+            with contextlib.suppress(RuntimeError):  # closed: the app stopped by itself
+                self.loop.call_soon_threadsafe(self._task.cancel)
             self._thread.join(timeout)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:

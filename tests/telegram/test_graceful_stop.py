@@ -8,6 +8,7 @@ the next start carries on with the updates it had not taken. Nothing is lost or 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -25,8 +26,8 @@ ALICE = FakeBotApi.make_user(141, "Alice")
 MEMBERS = [FakeBotApi.make_user(150 + i, f"Member{i}") for i in range(10)]
 
 
-def start(config: Path, api: FakeBotApi) -> subprocess.Popen[str]:
-    env = {**os.environ, "CHARTERBOT_TELEGRAM_TOKEN": api.token}
+def start(config: Path, api: FakeBotApi, **env_vars: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "CHARTERBOT_TELEGRAM_TOKEN": api.token, **env_vars}
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
         env=env,
@@ -78,7 +79,8 @@ def test_sigterm_finishes_the_batch_in_hand_and_the_next_start_the_rest(
     sent_before = outbox_states(db)["sent"]
     assert len(api.sent_to(GROUP)) == sent_before  # what it sent, it recorded
 
-    process = start(config, api)  # the next start: the updates it had not taken, the rest
+    # The next start (logging JSON lines): the updates it had not taken, and the rest.
+    process = start(config, api, CHARTERBOT_BOT_LOG_FORMAT="json")
     try:
         wait_until(
             lambda: (
@@ -94,6 +96,9 @@ def test_sigterm_finishes_the_batch_in_hand_and_the_next_start_the_rest(
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+    events = [json.loads(line)["event"] for line in err.splitlines()]  # each line is JSON
+    assert "telegram.started" in events and events[-1] == "app.stopped"
+    assert api.token not in err and api.token.split(":")[1] not in err
     texts = [m["plain_text"] for m in api.sent_to(GROUP)]
     for i in range(len(MEMBERS)):
         assert sum(f"Rule number {i}." in t for t in texts) == 1

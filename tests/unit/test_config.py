@@ -17,9 +17,10 @@ EXAMPLE = ROOT / "config.example.toml"
 TOKEN = "123456789:" + "AAHfiqksKZ8WmR2zSjiQ7" + "_v4TMAKdiHm9T0"
 
 # SPEC section 7, plus the keys documented beyond it (docs/decisions.md): telegram's
-# webhook settings and matrix.other_bots (issue 4: bots not counted for the quorum).
+# webhook settings, matrix.other_bots (issue 4: bots not counted for the quorum) and
+# bot.log_format (issue 9: JSON logs).
 SPEC_KEYS = {
-    "bot": {"default_locale", "timezone"},
+    "bot": {"default_locale", "timezone", "log_format"},
     "database": {"url"},
     "deliberation": {
         "rule",
