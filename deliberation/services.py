@@ -78,7 +78,7 @@ from deliberation.phases import (
     allowed_from,
 )
 from deliberation.settings import SETTINGS, Defaults, lead_times
-from deliberation.store.db import Database
+from deliberation.store.db import Database, is_transient
 from deliberation.tally import Tally, Verdict, decide
 from deliberation.timers import (
     MEETING_REMINDERS,
@@ -235,7 +235,10 @@ class Deliberation:
         without being tried again, or retried. (Savepoints would spare that second pass but
         cost every timer two more statements, about a fifth of a sweep on PostgreSQL;
         docs/benchmarks.md, "Timers".) A failure that cannot be pinned on one timer (among
-        deferred writes, or the commit) sends the batch's timers one per transaction.
+        deferred writes, or the commit) sends the batch's timers one per transaction. A
+        failure of the store itself (``is_transient``: the connection lost, a lock not
+        granted) is no deadline's fault and sets none aside: it is raised, what it rolled back
+        stays due, and the caller's next sweep carries it out.
         """
         done: list[e.Event] = []
         stale: dict[int, int] = {}  # timer id -> concurrent changes met
@@ -302,7 +305,9 @@ class Deliberation:
                                 )
                                 failed.add(timer_id)
                             break
-                        except Exception:
+                        except Exception as exc:
+                            if is_transient(exc):
+                                raise  # the store failed, not the deadline: it stays due
                             # One deadline that cannot be carried out must not block every
                             # later one: set it aside, visibly, and go on.
                             log.exception(
@@ -323,8 +328,10 @@ class Deliberation:
                     try:
                         deferred.flush()
                         uow.commit()
-                    except Exception:
+                    except Exception as exc:
                         uow.rollback()
+                        if is_transient(exc):
+                            raise  # the store failed (a lost commit is seen done next time)
                         if len(claimed) > 1:
                             log.exception("timer batch failed to commit; one by one now")
                             one_by_one = len(claimed)

@@ -242,6 +242,28 @@ class PostgresServer:
         shutil.rmtree(root, ignore_errors=True)
         self.port = None
 
+    def restart(self, *, down_for: float = 0.0, timeout: float = 60.0) -> None:
+        """Restart the server as an operator would, keeping its data and port.
+
+        ``pg_ctl stop -m fast`` ends every session (clients see their connections cut and
+        transactions in flight rolled back; what was committed stays), the server stays down
+        ``down_for`` seconds (clients meanwhile are refused), then starts again on the same
+        port and data directory; returns once it accepts connections.
+        """
+        if self.root is None or self.port is None:
+            raise RuntimeError("server not started")
+        self._run(
+            "pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w", "-t", str(int(timeout)),
+            timeout=timeout + 10,
+        )  # fmt: skip
+        time.sleep(down_for)
+        self._run(
+            "pg_ctl", "start", "-D", str(self.datadir), "-l", str(self.logfile),
+            "-w", "-t", str(int(timeout)),
+            timeout=timeout + 10,
+        )  # fmt: skip
+        self._wait_until_ready(timeout=timeout)
+
     def __enter__(self) -> PostgresServer:
         return self.start()
 

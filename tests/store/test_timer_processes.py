@@ -8,27 +8,35 @@ file (WAL, ``BEGIN IMMEDIATE``) and on PostgreSQL (``FOR UPDATE SKIP LOCKED``).
 60 proposals have a deadline that fell due: 30 amendment phases (each close opens a
 consent round) and 30 consent rounds (15 adopted, which appends to the charter's hash
 chain, and 15 objected, which sets an expiry timer); the 30 proposals moved to consent by
-``/next`` also have an amendment timer due that must do nothing. Every close must be announced once,
-by one of the two processes, and the store must show each phase moved once.
+``/next`` also have an amendment timer due that must do nothing. Every close must be
+announced once, by one of the two processes, and the store must show each phase moved
+once. tests/reliability/test_timer_race.py runs the same race on 1,000 deadlines with
+these helpers, and tests/reliability/test_database_restart.py cuts a sweep's connection.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import queue
+import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from deliberation import commands as c
 from deliberation import queries
+from deliberation.errors import DomainError
 from deliberation.model import ChainEntry, Clause, Proposal, Round, Timer
 from deliberation.services import Deliberation
 from deliberation.settings import Defaults
-from deliberation.store.db import Database
+from deliberation.store.db import Database, is_transient
 from deliberation.store.migrate import upgrade
 from deliberation.timers import ManualClock
 
@@ -39,10 +47,66 @@ PROPOSALS = 60
 WORKERS = 2
 DEFAULTS = Defaults(amendment_hours=1, consent_hours=1, quorum_min=1)
 WAIT = 120  # seconds: a process that takes longer than this is stuck, not slow
+SETUP_BATCH = 100  # commands per transaction while setting up
+SWEEP_ATTEMPTS = 20  # sweeps a worker tries while the store refuses (a loaded machine)
+
+Event = tuple[str, int, str]  # what a worker carried out: (event type, subject, verdict)
 
 
 def actor(name: str, admin: bool = False) -> c.Actor:
     return c.Actor(group=GROUP, person=f"console:{name}", name=name, platform_admin=admin)
+
+
+def summarise(events: list[Any]) -> list[Event]:
+    """Events as plain tuples, which a worker process can hand back through a queue."""
+    return [
+        (
+            type(ev).__name__,
+            getattr(ev, "proposal", None) or getattr(ev, "meeting", None),
+            str(getattr(ev, "verdict", "")),
+        )
+        for ev in events
+    ]
+
+
+class Announcements:
+    """What a process's committed sweeps announced, as the bot's router records it: the
+    ``before_commit`` hook of ``run_due_timers`` sees each deadline's events inside its
+    transaction, and they count only once that transaction commits."""
+
+    def __init__(self) -> None:
+        self.committed: list[Any] = []
+        self._pending: list[Any] = []
+        self._session: Session | None = None
+
+    def __call__(self, session: Session, fired: list[Any]) -> None:
+        if session is not self._session:  # a unit of work is one session, one transaction
+            self._session, self._pending = session, []
+            orm_event.listen(session, "after_commit", self._commit)
+            orm_event.listen(session, "after_transaction_end", self._end)
+        self._pending.extend(fired)
+
+    def _commit(self, _session: Session) -> None:
+        self.committed.extend(self._pending)
+        self._pending = []
+
+    def _end(self, _session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # committed (and counted) or rolled back
+            self._pending = []
+
+
+def sweep(engine: Deliberation, announce: Callable[[Session, list[Any]], None]) -> None:
+    """Carry out what is due as the bot's deadline loop does: a failure of the store itself
+    (a lock not granted in time, a lost connection) is tried again; anything else fails."""
+    for _attempt in range(SWEEP_ATTEMPTS):
+        try:
+            engine.run_due_timers(announce)
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            time.sleep(0.1)
+    raise AssertionError(f"the store kept failing for {SWEEP_ATTEMPTS} sweeps")
 
 
 def worker(url: str, barrier: Any, results: Any, at: datetime = LATER) -> None:
@@ -52,52 +116,78 @@ def worker(url: str, barrier: Any, results: Any, at: datetime = LATER) -> None:
         engine = Deliberation(db, ManualClock(at), DEFAULTS)
         with db.unit_of_work(write=False) as uow:  # connect before the start, not after
             uow.session.scalar(select(func.count()).select_from(Timer))
+        announce = Announcements()
         barrier.wait(timeout=WAIT)
-        events = engine.run_due_timers()
+        started = time.perf_counter()
+        sweep(engine, announce)
+        seconds = time.perf_counter() - started
         db.dispose()
-        summary = [
-            (
-                type(ev).__name__,
-                getattr(ev, "proposal", None) or getattr(ev, "meeting", None),
-                str(getattr(ev, "verdict", "")),
-            )
-            for ev in events
-        ]
-        results.put(("ok", summary))
+        results.put(("ok", summarise(announce.committed), seconds))
     except BaseException:  # noqa: BLE001 - reported to the parent, which fails the test
-        results.put(("error", traceback.format_exc()))
+        results.put(("error", traceback.format_exc(), 0.0))
 
 
-def set_up(url: str) -> tuple[set[int], set[int], set[int]]:
-    """Proposals in amendment, in consent to be adopted, in consent to be objected."""
+@dataclass(frozen=True)
+class DueWork:
+    """What ``set_up`` left due at ``LATER``: proposals by what their close must do, and
+    meetings whose reminder must be sent."""
+
+    amending: set[int]
+    adopting: set[int]
+    objecting: set[int]
+    meetings: set[int]
+
+    @property
+    def timers(self) -> int:
+        """Due timers: one per proposal in amendment; two per proposal moved to consent by
+        ``/next`` (its amendment close, now without effect, and its consent close); one
+        reminder per meeting."""
+        return len(self.amending) + 2 * len(self.adopting | self.objecting) + len(self.meetings)
+
+
+def _handled(engine: Deliberation, requests: list[tuple[c.Actor, c.Command]]) -> list[Any]:
+    """Carry out commands in transactions of ``SETUP_BATCH`` (setting up 1,000 deadlines one
+    command per transaction would take most of a test's time); the events, none refused."""
+    events: list[Any] = []
+    for start in range(0, len(requests), SETUP_BATCH):
+        for outcome in engine.handle_many(requests[start : start + SETUP_BATCH]):
+            assert not isinstance(outcome, DomainError), outcome
+            events.extend(outcome)
+    return events
+
+
+def set_up(url: str, proposals: int = PROPOSALS, meetings: int = 0) -> DueWork:
+    """Proposals in amendment, in consent to be adopted, in consent to be objected, and
+    meetings in 3 h (their 1-hour reminder due at ``LATER``)."""
     db = Database(url)
     upgrade(db.engine)
     engine = Deliberation(db, ManualClock(START), DEFAULTS)
     alice, bob = actor("alice", admin=True), actor("bob")
     engine.register(bob)
-    amending: set[int] = set()
-    adopting: set[int] = set()
-    objecting: set[int] = set()
-    for index in range(PROPOSALS):
-        (opened,) = engine.handle(alice, c.Propose(f"Clause {index}"))
-        number = opened.proposal  # type: ignore[attr-defined]
-        if index % 2 == 0:
-            amending.add(number)
-            continue
-        engine.handle(alice, c.Next(number))  # consent round open, closing at START + 1 h
-        engine.handle(alice, c.StatePosition(number, c.Stance.CONSENT))
-        if index % 4 == 1:
-            adopting.add(number)
-        else:
-            engine.handle(bob, c.StatePosition(number, c.Stance.OBJECT, "not yet"))
-            objecting.add(number)
+    opened = _handled(engine, [(alice, c.Propose(f"Clause {i}")) for i in range(proposals)])
+    numbers = [event.proposal for event in opened]
+    amending = set(numbers[0::2])
+    adopting = {n for i, n in enumerate(numbers) if i % 4 == 1}
+    objecting = {n for i, n in enumerate(numbers) if i % 4 == 3}
+    consenting = sorted(adopting | objecting)
+    # Consent rounds open, closing at START + 1 h; alice consents, bob objects to some.
+    _handled(engine, [(alice, c.Next(n)) for n in consenting])
+    _handled(engine, [(alice, c.StatePosition(n, c.Stance.CONSENT)) for n in consenting])
+    _handled(
+        engine,
+        [(bob, c.StatePosition(n, c.Stance.OBJECT, "not yet")) for n in sorted(objecting)],
+    )
+    announced = _handled(
+        engine, [(alice, c.AnnounceMeeting(f"in 3h Talk {i}")) for i in range(meetings)]
+    )
     assert engine.next_due() == START + timedelta(hours=1)
     db.dispose()
-    return amending, adopting, objecting
+    return DueWork(amending, adopting, objecting, {event.meeting for event in announced})
 
 
-def race(url: str, at: datetime = LATER) -> list[list[tuple[str, int, str]]]:
-    """Start the workers, release them together, and collect what each carried out."""
+def race(url: str, at: datetime = LATER) -> tuple[list[list[Event]], float]:
+    """Start the workers, release them together, and collect what each carried out; the
+    seconds from the release until the slower one was done."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WORKERS)
     results = context.Queue()
@@ -118,28 +208,31 @@ def race(url: str, at: datetime = LATER) -> list[list[tuple[str, int, str]]]:
             process.join(timeout=WAIT)
             if process.is_alive():
                 process.kill()
-    errors = [detail for status, detail in outcomes if status != "ok"]
+    errors = [detail for status, detail, _ in outcomes if status != "ok"]
     assert errors == [], "\n".join(errors)
     assert all(process.exitcode == 0 for process in processes)
-    return [summary for _, summary in outcomes]
+    return [summary for _, summary, _ in outcomes], max(seconds for _, _, seconds in outcomes)
 
 
-def test_two_processes_carry_out_each_deadline_once(file_database_url: str) -> None:
-    amending, adopting, objecting = set_up(file_database_url)
-
-    per_process = race(file_database_url)
-
-    # The announcements: every close once, by one process or the other, and nothing else.
+def check_each_once(url: str, work: DueWork, per_process: list[list[Event]]) -> Counter[str]:
+    """Assert that every due deadline was carried out once, by one process or the other:
+    each close and reminder announced once and nothing else, each phase moved once, one
+    chain entry per adoption; the timers done, by kind."""
+    # The announcements.
     events = [event for summary in per_process for event in summary]
-    closes = Counter((kind, number) for kind, number, _ in events)
-    assert all(count == 1 for count in closes.values()), closes.most_common(3)
-    assert {number for kind, number in closes if kind == "ConsentOpened"} == amending
+    announced = Counter((kind, number) for kind, number, _ in events)
+    assert all(count == 1 for count in announced.values()), announced.most_common(3)
+    assert {number for kind, number in announced if kind == "ConsentOpened"} == work.amending
+    assert {number for kind, number in announced if kind == "MeetingReminder"} == work.meetings
     verdicts = {number: verdict for kind, number, verdict in events if kind == "Decided"}
-    assert verdicts == {n: "adopted" for n in adopting} | {n: "objected" for n in objecting}
-    assert len(events) == PROPOSALS
+    assert verdicts == {n: "adopted" for n in work.adopting} | {
+        n: "objected" for n in work.objecting
+    }
+    consenting = work.adopting | work.objecting
+    assert len(events) == len(work.amending) + len(consenting) + len(work.meetings)
 
     # The store: each phase moved once.
-    db = Database(file_database_url)
+    db = Database(url)
     try:
         with db.unit_of_work(write=False) as uow:
             s = uow.session
@@ -147,49 +240,57 @@ def test_two_processes_carry_out_each_deadline_once(file_database_url: str) -> N
             due = [t for t in timers if t.due_at <= LATER]
             # Every proposal's amendment close, and the consent closes; the amendment close
             # of a proposal moved on by /next is done without effect.
-            assert Counter(t.kind for t in due) == {
-                "close_amendment": PROPOSALS,
-                "close_consent": len(adopting | objecting),
-            }
+            done = Counter(t.kind for t in due)
+            assert done == {
+                "close_amendment": len(work.amending) + len(consenting),
+                "close_consent": len(consenting),
+            } | ({"remind_meeting": len(work.meetings)} if work.meetings else {})
             assert all(t.done_at == LATER and t.claimed_by is None for t in due)  # none failed
             later = Counter((t.kind, t.proposal_id) for t in timers if t.due_at > LATER)
             assert later == Counter(
-                [("close_consent", n) for n in amending]
-                + [("expire", n) for n in objecting]
+                [("close_consent", n) for n in work.amending]
+                + [("expire", n) for n in work.objecting]
                 # each adopted clause's review a year on, and the reminders before it
-                + [("review", None)] * len(adopting)
-                + [("remind_renewal", None)] * 3 * len(adopting)
+                + [("review", None)] * len(work.adopting)
+                + [("remind_renewal", None)] * 3 * len(work.adopting)
             )
             proposals = {p.id: p for p in s.scalars(select(Proposal))}
             rounds = Counter(
                 (r.proposal_id, r.phase, r.closed_at is not None) for r in s.scalars(select(Round))
             )
-            for number in amending:
+            for number in work.amending:
                 assert proposals[number].phase == "consent"
                 assert proposals[number].version == 2  # moved once: one update
                 assert proposals[number].phase_closes_at == LATER + timedelta(hours=1)
                 assert rounds[(number, "amendment", True)] == 1
                 assert rounds[(number, "consent", False)] == 1
                 assert rounds[(number, "consent", True)] == 0
-            for number in adopting | objecting:
-                phase = "adopted" if number in adopting else "objected"
+            for number in consenting:
+                phase = "adopted" if number in work.adopting else "objected"
                 assert proposals[number].phase == phase
                 assert rounds[(number, "consent", True)] == 1
                 assert rounds[(number, "consent", False)] == 0
             # One clause and one chain entry per adoption, the chain unbroken.
-            assert s.scalar(select(func.count()).select_from(Clause)) == len(adopting)
+            assert s.scalar(select(func.count()).select_from(Clause)) == len(work.adopting)
             entries = s.scalars(select(ChainEntry).order_by(ChainEntry.seq)).all()
-            assert [entry.seq for entry in entries] == list(range(1, len(adopting) + 1))
+            assert [entry.seq for entry in entries] == list(range(1, len(work.adopting) + 1))
             assert queries.verify(s).problem is None
     finally:
         db.dispose()
 
     # Nothing is left to do: a third sweep finds nothing due.
-    db = Database(file_database_url)
+    db = Database(url)
     try:
         assert Deliberation(db, ManualClock(LATER), DEFAULTS).run_due_timers() == []
     finally:
         db.dispose()
+    return done
+
+
+def test_two_processes_carry_out_each_deadline_once(file_database_url: str) -> None:
+    work = set_up(file_database_url)
+    per_process, _seconds = race(file_database_url)
+    check_each_once(file_database_url, work, per_process)
 
 
 def test_two_processes_send_each_reminder_once(file_database_url: str) -> None:
@@ -209,7 +310,7 @@ def test_two_processes_send_each_reminder_once(file_database_url: str) -> None:
         meetings.add(announced.meeting)  # type: ignore[attr-defined]
     db.dispose()
 
-    per_process = race(file_database_url, at=START + timedelta(hours=1, minutes=5))
+    per_process, _seconds = race(file_database_url, at=START + timedelta(hours=1, minutes=5))
     sent = Counter((kind, subject) for summary in per_process for kind, subject, _ in summary)
     assert sent == Counter(
         [("ConsentReminder", n) for n in rounds] + [("MeetingReminder", m) for m in meetings]
