@@ -89,14 +89,27 @@ def _message(message: telegram.Message, dedupe_key: str, bot_id: int) -> Transla
         return ChatMigrated(
             old_chat=chat_id(message.chat.id), new_chat=chat_id(message.migrate_to_chat_id)
         )
+    left = message.left_chat_member
+    if left is not None:
+        # Someone left or was removed. Every bot gets this service message, also one that
+        # is no administrator and so gets no chat_member updates: without it, membership
+        # remembered from their last message would let them press card buttons for minutes.
+        return MemberChange(
+            chat=chat_id(message.chat.id),
+            user_id=left.id,
+            is_bot=left.is_bot,
+            old_status="member",
+            new_status="left",
+            is_self=left.id == bot_id,
+        )
     user = message.from_user
     if user is None or user.is_bot or message.sender_chat is not None:
         # Channels, anonymous administrators (from = GroupAnonymousBot, sender_chat = the
         # group), automatic forwards from a linked channel, other bots: no person to act for.
         return None
     if message.text is None:
-        # Photos, stickers, captions, service messages (new_chat_members, left_chat_member,
-        # pins, ...): membership arrives as chat_member updates instead.
+        # Photos, stickers, captions, service messages (new_chat_members, pins, ...):
+        # membership arrives as chat_member updates instead.
         return None
     return MessageIn(
         platform=PLATFORM,

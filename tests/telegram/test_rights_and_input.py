@@ -59,8 +59,8 @@ PAYLOAD = '<b>bold</b> <a href="http://evil">x</a> & <script>'
 EVE = FakeBotApi.make_user(17, PAYLOAD, language_code="en")
 
 # Tables that record traffic rather than deliberation: a refusal adds its inbox row and its
-# answer, and moves the update offset.
-TRAFFIC = {"inbox", "outbox", "cursors", "cards"}
+# answer (and the lease of the chat it is sent in), and moves the update offset.
+TRAFFIC = {"inbox", "outbox", "outbox_leases", "cursors", "cards"}
 
 
 # -- set-up --------------------------------------------------------------------------------

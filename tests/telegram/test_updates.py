@@ -185,12 +185,16 @@ def test_message_sent_as_a_channel_in_a_group_is_ignored() -> None:
     assert translate(update(data), BOT_ID) is None
 
 
-def test_left_chat_member_service_message_is_ignored() -> None:
+def test_left_chat_member_service_message_is_a_membership_change() -> None:
+    """Not a message; but it tells a bot that is no administrator (and so gets no
+    chat_member updates) that someone left."""
     data = recorded("group_propose")
     del data["message"]["text"]
     del data["message"]["entities"]
     data["message"]["left_chat_member"] = dict(data["message"]["from"])
-    assert translate(update(data), BOT_ID) is None
+    got = translate(update(data), BOT_ID)
+    assert type(got) is MemberChange
+    assert (got.chat, got.user_id, got.new_status, got.is_self) == (GROUP, 11, "left", False)
 
 
 def test_migration() -> None:
