@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,7 @@ from deliberation.phases import OPEN, Phase
 from deliberation.tally import Tally
 
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+STEPS_CHUNK = 5_000  # proposal ids per query of ``steps_of`` (SQLite binds at most 32,766)
 
 
 def slug(charter_id: str) -> str:
@@ -189,16 +190,26 @@ def open_proposals(s: Session, charter_id: str) -> list[OpenProposal]:
 
 def steps(s: Session, proposal: int) -> list[Step]:
     """How the proposal's text came to be: each version, its author and its amendment."""
-    rows = s.execute(
-        select(TextVersion, Person.name)
-        .join(Person, Person.id == TextVersion.author_id, isouter=True)
-        .where(TextVersion.proposal_id == proposal)
-        .order_by(TextVersion.version)
-    ).all()
-    return [
-        Step(v.version, name or v.author_id.partition(":")[2], v.amendment_id, v.text)
-        for v, name in rows
-    ]
+    return steps_of(s, [proposal]).get(proposal, [])
+
+
+def steps_of(s: Session, proposals: Collection[int]) -> dict[int, list[Step]]:
+    """``steps`` of several proposals, read at once (an export of a charter of a thousand
+    clauses asks for thousands), a chunk of ids per query."""
+    wanted = sorted(set(proposals))
+    found: dict[int, list[Step]] = {}
+    for start in range(0, len(wanted), STEPS_CHUNK):
+        rows = s.execute(
+            select(TextVersion, Person.name)
+            .join(Person, Person.id == TextVersion.author_id, isouter=True)
+            .where(TextVersion.proposal_id.in_(wanted[start : start + STEPS_CHUNK]))
+            .order_by(TextVersion.proposal_id, TextVersion.version)
+        ).all()
+        for v, name in rows:
+            found.setdefault(v.proposal_id, []).append(
+                Step(v.version, name or v.author_id.partition(":")[2], v.amendment_id, v.text)
+            )
+    return found
 
 
 def proposals_of_clause(s: Session, clause: int) -> dict[int, int]:
@@ -281,7 +292,8 @@ def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> di
     check = queries.verify(s)
     charters = []
     for ch in views:
-        made_by = {c.number: proposals_of_clause(s, c.number) for c in ch.clauses}
+        # A version's steps are those of the proposal that made it (``VersionView.proposal``).
+        made = steps_of(s, [v.proposal for c in ch.clauses for v in c.versions])
         public = is_public(s, ch.id)
         charters.append(
             {
@@ -314,9 +326,7 @@ def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> di
                                         "author": step.author,
                                         "amendment": step.amendment,
                                     }
-                                    for step in steps(
-                                        s, made_by[c.number].get(v.version, v.proposal)
-                                    )
+                                    for step in made.get(v.proposal, [])
                                 ],
                                 "translations": _translations(v.translations),
                             }
@@ -339,6 +349,12 @@ def export_json(s: Session, charter_id: str | Sequence[str] | None = None) -> di
             "ok": check.problem is None,
             "problem": None
             if check.problem is None
-            else {"seq": check.problem.seq, "what": check.problem.what},
+            else {
+                "seq": check.problem.seq,
+                "what": check.problem.what,
+                "table": check.problem.table,
+                "key": check.problem.key,
+                "fields": list(check.problem.fields),
+            },
         },
     }

@@ -475,14 +475,21 @@ def settings(s: Session, group_id: str) -> dict[str, str]:
     return shown
 
 
-def _entries(s: Session) -> dict[int, ChainEntry]:
-    return {e.seq: e for e in s.scalars(select(ChainEntry).order_by(ChainEntry.seq))}
+def _hashes(s: Session, seqs: Sequence[int]) -> dict[int, str]:
+    """The hashes of the chain entries ``seqs``: those of the versions shown, not the
+    whole chain (which holds every charter's entries)."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return {}
+    return dict(
+        s.execute(select(ChainEntry.seq, ChainEntry.hash).where(ChainEntry.seq.in_(wanted))).all()
+    )
 
 
 def _clause_view(
     c: Clause,
     versions: list[ClauseVersion],
-    entries: dict[int, ChainEntry],
+    hashes: dict[int, str],
     translated: tuple[TranslationView, ...] = (),
     titles: dict[str, str] | None = None,
 ) -> ClauseView:
@@ -506,7 +513,7 @@ def _clause_view(
                 concerns=tuple(v.concerns),
                 adopted_at=v.adopted_at,
                 next_review=v.next_review,
-                hash=entries[v.entry_seq].hash if v.entry_seq in entries else "",
+                hash=hashes.get(v.entry_seq, ""),
                 translations=tuple(t for t in translated if t.version == v.version),
             )
             for v in versions
@@ -527,7 +534,11 @@ def clause(s: Session, number: int) -> ClauseView:
         )
     )
     return _clause_view(
-        c, versions, _entries(s), translations(s, f"C{c.id}", c.version), group_titles(s, c.parties)
+        c,
+        versions,
+        _hashes(s, [v.entry_seq for v in versions]),
+        translations(s, f"C{c.id}", c.version),
+        group_titles(s, c.parties),
     )
 
 
@@ -540,7 +551,6 @@ def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[
         query = query.where(Charter.id == charter_id)
     elif charter_id is not None:
         query = query.where(Charter.id.in_(charter_id))
-    entries = _entries(s)
     views = []
     for ch in s.scalars(query):
         clauses = list(
@@ -551,6 +561,7 @@ def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[
             .where(ClauseVersion.clause_id.in_([c.id for c in clauses]))
             .order_by(ClauseVersion.clause_id, ClauseVersion.version)
         ).all()
+        hashes = _hashes(s, [v.entry_seq for v in all_versions])
         translated = translations_of(s, {f"C{c.id}": c.version for c in clauses})
         by_clause: dict[int, list[ClauseVersion]] = {}
         for v in all_versions:
@@ -578,7 +589,7 @@ def charters(s: Session, charter_id: str | Sequence[str] | None = None) -> list[
                     _clause_view(
                         c,
                         by_clause.get(c.id, []),
-                        entries,
+                        hashes,
                         translated.get(f"C{c.id}", ()),
                         titles,
                     )
@@ -598,44 +609,42 @@ def chain_head(s: Session) -> str:
 class VerifyResult:
     entries: int
     head: str
-    problem: chain.Problem | None
+    problem: chain.Problem | None  # names the entry, and the table, row and field altered
 
 
 def verify(s: Session) -> VerifyResult:
-    """Check the hash chain, and that each clause version agrees with its chain entry."""
-    rows = list(s.scalars(select(ChainEntry).order_by(ChainEntry.seq)))
-    stored = []
-    for row in rows:
-        try:
-            payload = json.loads(row.payload)
-        except ValueError:
-            return VerifyResult(len(rows), chain_head(s), chain.Problem(row.seq, "payload"))
-        mismatch = (
-            payload.get("seq") != row.seq
-            or payload.get("charter") != row.charter_id
-            or payload.get("action") != row.action
-            or payload.get("clause") != row.clause_id
-        )
-        if mismatch:
-            return VerifyResult(len(rows), chain_head(s), chain.Problem(row.seq, "columns"))
-        stored.append(chain.StoredEntry(row.seq, row.prev_hash, row.hash, payload))
-    problem = chain.verify(stored)
-    if problem is None:
-        by_seq = {entry.seq: entry.entry for entry in stored}
-        for v in s.scalars(select(ClauseVersion).order_by(ClauseVersion.entry_seq)):
-            entry = by_seq.get(v.entry_seq)
-            agrees = entry is not None and (
-                entry.get("clause") == v.clause_id
-                and entry.get("version") == v.version
-                and entry.get("text") == v.text
-                and entry.get("tally") == v.tally
-                and entry.get("parties") == v.parties
-                and entry.get("at") == v.adopted_at.isoformat()
-            )
-            if not agrees:
-                problem = chain.Problem(v.entry_seq, "clause_version")
-                break
-    return VerifyResult(len(rows), chain_head(s), problem)
+    """Check the charter record: the hash chain, and that every row it vouches for
+    (``charters``, ``clauses``, ``clause_versions``) agrees with it field by field
+    (``charter.check_record`` says what is checked and what is not).
+
+    Other tables are not the record: proposals, rounds and positions are the deliberation
+    that led to an entry, which copies what it decided (text, tally, concerns, parties,
+    reason); timers are working state rebuilt from a clause's review date; translations
+    are members' renderings, never adopted; groups and alliances change members over time,
+    and each entry keeps the parties that adopted it. Four reads, one pass each.
+
+    Under READ COMMITTED (PostgreSQL) each read sees what was committed when it began: a
+    clause changed with its new entry between the entries' read and the clause's would look
+    altered. So a problem found while the chain grew is checked again in one snapshot."""
+    result = _verify_reads(s)
+    engine = s.get_bind().engine
+    postgresql = engine.dialect.name == "postgresql"
+    if result.problem is not None and postgresql and chain_head(s) != result.head:
+        snapshot = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        with snapshot, Session(bind=snapshot) as again:
+            result = _verify_reads(again)
+    return result
+
+
+def _verify_reads(s: Session) -> VerifyResult:
+    entries = s.execute(select(ChainEntry.__table__).order_by(ChainEntry.seq)).mappings().all()
+    problem = chain.check_record(
+        entries,
+        s.execute(select(Charter.__table__)).mappings(),
+        s.execute(select(Clause.__table__)).mappings(),
+        s.execute(select(ClauseVersion.__table__)).mappings(),
+    )
+    return VerifyResult(len(entries), entries[-1]["hash"] if entries else chain.GENESIS, problem)
 
 
 # -- alliances -------------------------------------------------------------------------

@@ -86,6 +86,8 @@ def test_verify_names_the_first_altered_entry(db: Path) -> None:
     broken = charterbot("verify", db=db)
     assert broken.returncode != 0
     assert "entry 2" in broken.stderr
+    # The last entry: no later link tells whether its hash or its payload was altered.
+    assert "charter_entries seq=2 field payload or hash" in broken.stderr
 
 
 def test_db_upgrade_creates_the_schema(db: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
 
+from deliberation import charter as chain
 from deliberation import commands as c
 from deliberation import events as e
 from deliberation import public, queries
@@ -183,7 +184,9 @@ def test_verify_catches_an_altered_clause_version(engine: Deliberation, db: Data
         conn.execute(text("UPDATE clause_versions SET text = 'Forged' WHERE clause_id = 1"))
     with db.unit_of_work(write=False) as uow:
         problem = queries.verify(uow.session).problem
-    assert problem is not None and problem.seq == 1 and problem.what == "clause_version"
+    assert problem == chain.Problem(
+        1, "differs", "clause_versions", "clause_id=1 version=1", ("text",)
+    )
 
 
 def test_concurrent_positions_are_all_kept(

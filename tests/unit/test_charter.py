@@ -1,4 +1,5 @@
-"""The charter hash chain: stable hashes, and ``verify`` naming the first entry that fails."""
+"""The charter hash chain: stable hashes, and ``verify`` naming the first entry that fails
+and, where one field alone was altered, that field."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def chain(bodies: list[dict]) -> list[StoredEntry]:
         entries.append(StoredEntry(seq, prev, digest, entry))
         prev = digest
     return entries
+
+
+def problem(seq: int, what: str, *fields: str) -> Problem:
+    """What ``verify`` reports at entry ``seq``."""
+    return Problem(seq, what, key=f"seq={seq}", fields=fields)
 
 
 def five() -> list[StoredEntry]:
@@ -110,14 +116,17 @@ def test_an_intact_chain_verifies() -> None:
 def test_the_first_entry_links_to_genesis() -> None:
     entries = five()
     entries[0] = replace(entries[0], prev_hash="f" * 64)
-    assert verify(entries) == Problem(1, "link")
+    assert verify(entries) == problem(1, "link", "prev_hash")
 
 
 @pytest.mark.parametrize("index", range(5))
 def test_an_altered_entry_is_found(index: int) -> None:
     entries = five()
     entries[index] = replace(entries[index], entry={**entries[index].entry, "text": "forged"})
-    assert verify(entries) == Problem(index + 1, "hash")
+    # The next entry still links to the stored hash: the payload is what was altered. The
+    # last entry has no next link: its payload or its hash.
+    altered = ("payload",) if index < 4 else ("payload", "hash")
+    assert verify(entries) == problem(index + 1, "hash", *altered)
 
 
 @pytest.mark.parametrize("index", range(4))
@@ -127,20 +136,20 @@ def test_an_altered_entry_with_its_hash_recomputed_breaks_the_next_link(index: i
     entries[index] = replace(
         entries[index], entry=forged, hash=entry_hash(entries[index].prev_hash, forged)
     )
-    assert verify(entries) == Problem(index + 2, "link")
+    assert verify(entries) == problem(index + 2, "link")
 
 
 def test_an_altered_hash_is_found() -> None:
     entries = five()
     entries[2] = replace(entries[2], hash="0" * 64)
-    assert verify(entries) == Problem(3, "hash")
+    assert verify(entries) == problem(3, "hash", "hash")  # entry 4 links to the true hash
 
 
 @pytest.mark.parametrize("index", range(4))
 def test_a_removed_entry_is_found(index: int) -> None:
     entries = five()
     del entries[index]
-    assert verify(entries) == Problem(index + 2, "sequence")
+    assert verify(entries) == problem(index + 2, "sequence")
 
 
 @pytest.mark.parametrize("index", range(4))
@@ -149,32 +158,32 @@ def test_a_removed_entry_with_the_rest_renumbered_is_found(index: int) -> None:
     del entries[index]
     renumbered = [replace(stored, seq=n) for n, stored in enumerate(entries, start=1)]
     # The first renumbered entry keeps the hash of its old predecessor as its link.
-    assert verify(renumbered) == Problem(index + 1, "link")
+    assert verify(renumbered) == problem(index + 1, "link")
 
 
 @pytest.mark.parametrize("index", range(4))
 def test_two_swapped_entries_are_found(index: int) -> None:
     entries = five()
     entries[index], entries[index + 1] = entries[index + 1], entries[index]
-    assert verify(entries) == Problem(index + 2, "sequence")
+    assert verify(entries) == problem(index + 2, "sequence")
 
 
 def test_swapped_entries_with_swapped_numbers_are_found() -> None:
     entries = five()
     second, third = entries[1], entries[2]
     entries[1], entries[2] = replace(third, seq=2), replace(second, seq=3)
-    assert verify(entries) == Problem(2, "link")
+    assert verify(entries) == problem(2, "link")
 
 
 def test_the_first_problem_is_reported_when_there_are_several() -> None:
     entries = five()
     entries[3] = replace(entries[3], entry={**entries[3].entry, "text": "forged"})
     entries[1] = replace(entries[1], entry={**entries[1].entry, "text": "forged too"})
-    assert verify(entries) == Problem(2, "hash")
+    assert verify(entries) == problem(2, "hash", "payload")
 
 
 def test_a_chain_not_starting_at_one_is_found() -> None:
-    assert verify(five()[1:]) == Problem(2, "sequence")
+    assert verify(five()[1:]) == problem(2, "sequence")
 
 
 @given(st.lists(json_objects, min_size=1, max_size=6), st.data())
@@ -184,4 +193,5 @@ def test_any_single_alteration_is_found(bodies: list[dict], data: st.DataObject)
     index = data.draw(st.integers(0, len(entries) - 1))
     forged = {**entries[index].entry, "forged": True}
     entries[index] = replace(entries[index], entry=forged)
-    assert verify(entries) == Problem(index + 1, "hash")
+    altered = ("payload",) if index < len(entries) - 1 else ("payload", "hash")
+    assert verify(entries) == problem(index + 1, "hash", *altered)
