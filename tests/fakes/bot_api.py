@@ -30,6 +30,11 @@ Flood counters use an injectable ``clock`` (default :func:`time.monotonic`); wit
 :class:`ManualClock` the tests move time themselves. Long polling and injected delays use real
 time.
 
+Faults: ``fail_next``, ``delay_next`` and ``drop_connection_next`` queue faults for the next
+calls of a method; ``fault_window`` makes Telegram fail for a stretch of real time, each
+method with its own cycle of 429s, 5xx, hung requests (never carried out) and lost answers
+(carried out, answer never sent), a hung request waiting until its client gives up.
+
 Thread-safety: the server runs in one event loop. All helpers that change state
 (``user_message``, ``press_button``, ``fail_next`` ...) may be called from any thread; when
 called from outside the server's loop they are handed to it and waited for. ``FakeBotApi.in_thread()``
@@ -87,6 +92,13 @@ _INT_FIELDS = {
     "message_thread_id",
     "cache_time",
     "reply_to_message_id",
+}
+
+_SERVER_ERRORS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 # Telegram's HTML tags -> entity type.
@@ -296,6 +308,39 @@ class _Fault:
     apply_first: bool = True
 
 
+# What a fault window answers, request by request (see :meth:`FakeBotApi.fault_window`).
+WINDOW_KINDS = frozenset({"pass", "429", "500", "502", "503", "504", "hang", "lost"})
+HANG_LIMIT = 300.0  # seconds a hung request waits for its client to give up, at most
+
+
+@dataclass
+class FaultWindow:
+    """Telegram failing for a while: each request of a listed method gets the next answer of
+    its method's pattern, in turn, until ``until`` (``time.monotonic()``); what it did is
+    counted in ``served`` (``(method, kind) -> n``) and ``lost`` (the Message JSON of each
+    ``sendMessage`` carried out whose answer never came back). A hung request is logged in
+    :attr:`FakeBotApi.requests` with status 0."""
+
+    until: float
+    patterns: dict[str, tuple[str, ...]]
+    retry_after: int
+    served: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    lost: list[Json] = field(default_factory=list)
+    _turns: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def open(self) -> bool:
+        return time.monotonic() < self.until
+
+    def next_kind(self, method: str) -> str | None:
+        pattern = self.patterns.get(method)
+        if not pattern or not self.open():
+            return None
+        kind = pattern[self._turns[method] % len(pattern)]
+        self._turns[method] += 1
+        self.served[(method, kind)] += 1
+        return kind
+
+
 class FakeBotApi:
     """A loopback Telegram Bot API server with state the tests read and drive.
 
@@ -361,6 +406,7 @@ class FakeBotApi:
         self._faults: dict[str, collections.deque[_Fault]] = collections.defaultdict(
             collections.deque
         )
+        self._windows: list[FaultWindow] = []
         self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._group_window: dict[int, collections.deque[float]] = collections.defaultdict(
             collections.deque
@@ -747,6 +793,85 @@ class FakeBotApi:
         fault = _Fault("drop", times, apply_first=apply_first)
         self._in_loop(self._faults[method].append, fault)
 
+    def fault_window(
+        self, seconds: float, patterns: dict[str, tuple[str, ...]], *, retry_after: int = 1
+    ) -> FaultWindow:
+        """Telegram failing for ``seconds`` of real time, from now.
+
+        ``patterns`` maps a method to the answers its requests get in turn, cycling:
+        ``"pass"`` (served normally), ``"429"`` (flood wait of ``retry_after`` seconds; for
+        a request to a chat, that chat is blocked as after a real flood refusal, so a bot
+        that comes back early is recorded in :attr:`flood_violations`), ``"500"``-``"504"``,
+        ``"hang"`` (no answer: the request is not carried out and the connection stays
+        open until the client gives up) and ``"lost"`` (carried out, then no answer until
+        the client gives up: Telegram took the message, the bot cannot know it). Methods
+        not named are served normally; faults queued with ``fail_next`` ... come first.
+        """
+        for method, pattern in patterns.items():
+            unknown = set(pattern) - WINDOW_KINDS
+            if not pattern or unknown:
+                raise ValueError(f"bad pattern for {method}: {pattern!r}")
+        window = FaultWindow(time.monotonic() + seconds, dict(patterns), retry_after)
+        self._in_loop(self._windows.append, window)
+        return window
+
+    def _window_kind(self, method: str) -> tuple[FaultWindow, str] | None:
+        for window in self._windows:
+            kind = window.next_kind(method)
+            if kind is not None:
+                return window, kind
+        return None
+
+    async def _window_fault(
+        self,
+        request: web.Request,
+        method: str,
+        handler: Callable[[Json], Any],
+        params: Json,
+        window: FaultWindow,
+        kind: str,
+    ) -> web.StreamResponse:
+        """Answer one request of a fault window as ``kind`` (not "pass")."""
+        try:
+            self._check_flood(method, params)  # early after a 429: refused as always
+        except ApiError as err:
+            self.requests.append((method, params, err.code))
+            return self._error(err.code, err.description, err.retry_after)
+        if kind == "429":
+            self.requests.append((method, params, 429))
+            chat_id = params.get("chat_id")
+            if isinstance(chat_id, int):
+                self._block(chat_id, window.retry_after)
+            self.flood_refusals.append(
+                {"method": method, "params": params, "retry_after": window.retry_after}
+            )
+            return self._error(
+                429, f"Too Many Requests: retry after {window.retry_after}", window.retry_after
+            )
+        if kind.isdigit():
+            self.requests.append((method, params, int(kind)))
+            return self._error(int(kind), _SERVER_ERRORS[int(kind)])
+        if kind == "lost":
+            response = await self._dispatch(method, handler, params)
+            if response.status == 200 and method == "sendMessage":
+                window.lost.append(json.loads(response.text or "{}")["result"])
+        else:  # "hang"
+            self.requests.append((method, params, 0))
+        await self._until_client_gives_up(request)
+        raise asyncio.CancelledError  # nothing is written; aiohttp drops the request
+
+    @staticmethod
+    async def _until_client_gives_up(request: web.Request) -> None:
+        """Keep a request unanswered until its client closes the connection (its timeout)."""
+        deadline = time.monotonic() + HANG_LIMIT
+        while time.monotonic() < deadline:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return
+            await asyncio.sleep(0.05)
+        if request.transport is not None:
+            request.transport.abort()
+
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)
         if not queue:
@@ -835,6 +960,10 @@ class FakeBotApi:
             return self._error(404, "Not Found")
 
         fault = self._take_fault(method_name)
+        if fault is None and (windowed := self._window_kind(method_name)) is not None:
+            window, kind = windowed
+            if kind != "pass":
+                return await self._window_fault(request, method_name, handler, params, window, kind)
         if fault is not None and fault.kind == "fail":
             self.requests.append((method_name, params, fault.status))
             if fault.status == 429:
@@ -846,12 +975,9 @@ class FakeBotApi:
                     f"Too Many Requests: retry after {fault.retry_after}"
                 )
                 return self._error(429, description, fault.retry_after)
-            description = fault.description or {
-                500: "Internal Server Error",
-                502: "Bad Gateway",
-                503: "Service Unavailable",
-                504: "Gateway Timeout",
-            }.get(fault.status, f"Error {fault.status}")
+            description = fault.description or _SERVER_ERRORS.get(
+                fault.status, f"Error {fault.status}"
+            )
             return self._error(fault.status, description)
 
         apply_now = fault is None or fault.apply_first
