@@ -23,6 +23,12 @@ from tests.fakes.postgres import (
     server_account,
     server_version,
 )
+from tests.matrix.fixtures import (  # noqa: F401 - fixtures for the whole suite
+    loop,
+    person,
+    register_user,
+    synapse,
+)
 
 PG_SKIP_REASON = (
     "PostgreSQL server binaries not found (install Debian's postgresql): PostgreSQL leg skipped"

@@ -52,11 +52,7 @@ from deliberation.store.migrate import upgrade
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.postgres import PostgresServer
 from tests.fakes.synapse import Synapse
-from tests.matrix.conftest import (  # noqa: F401 - fixtures: the session's Synapse, a loop
-    MatrixUser,
-    loop,
-    synapse,
-)
+from tests.matrix.fixtures import MatrixUser
 from tests.matrix.harness import Loop, Person, joined, wait_for
 from tests.reliability.figures import record
 from tests.reliability.processes import BotProcess, MatrixAccount, operator_config, operator_env

@@ -69,7 +69,7 @@ from deliberation.store.db import Database
 from deliberation.timers import ManualClock
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.synapse import Synapse, ensure_synapse
-from tests.matrix.conftest import MatrixUser
+from tests.matrix.fixtures import MatrixUser
 from tests.matrix.harness import Loop, Person, RunningMatrixBot, meeting
 from tests.reliability.fault_proxy import FaultProxy
 from tests.reliability.figures import record

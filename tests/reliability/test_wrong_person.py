@@ -63,13 +63,7 @@ from deliberation.store.db import Database
 from tests.console.conftest import START, Console
 from tests.fakes.bot_api import FakeBotApi, Json
 from tests.fakes.synapse import Synapse
-from tests.matrix.conftest import (  # noqa: F401 - fixtures used by the Matrix test
-    MatrixUser,
-    loop,
-    person,
-    register_user,
-    synapse,
-)
+from tests.matrix.fixtures import MatrixUser
 from tests.matrix.harness import Loop, Person, RunningMatrixBot, direct_chat, meeting, wait_for
 from tests.reliability.figures import record
 from tests.telegram.conftest import bot_api_factory  # noqa: F401 - a fixture
