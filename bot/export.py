@@ -142,11 +142,13 @@ def markdown(tr: Translator, data: dict[str, Any]) -> str:
     check = data.get("verify")
     if check:
         out.append("")
-        out.append(
-            _("The record verifies: no entry was altered.")
-            if check["ok"]
-            else _(
-                "The record does not verify: entry {seq} is altered.", seq=check["problem"]["seq"]
+        if check["ok"]:
+            out.append(_("The record verifies: no entry was altered."))
+        elif check["problem"]["seq"]:
+            seq = check["problem"]["seq"]
+            out.append(_("The record does not verify: entry {seq} is altered.", seq=seq))
+        else:  # a row that no entry vouches for
+            out.append(
+                _("The record does not verify: the charter holds a row that no entry records.")
             )
-        )
     return "\n".join(out) + "\n"
