@@ -130,9 +130,16 @@ class MatrixError(Exception):
 
 def checked(what: str, response: object, expected: type[R]) -> R:
     """The one place nio's answers are read: the expected response, else ``DeliveryError``
-    (429 with the server's wait, permanent for refusals that retrying cannot mend)."""
-    if isinstance(response, expected):
+    (429 with the server's wait, permanent for refusals that retrying cannot mend). An
+    answer of the expected type is also refused when its HTTP status says it failed: nio
+    reads a proxy's HTML error page as ``{}``, which an empty response accepts."""
+    status = getattr(getattr(response, "transport_response", None), "status", None)
+    failed = isinstance(status, int) and status >= 400
+    if isinstance(response, expected) and not failed:
         return response
+    if failed and not isinstance(response, ErrorResponse):
+        log.warning("matrix.refused", request=what, status=status)
+        raise DeliveryError(f"{what}: HTTP {status}")
     if isinstance(response, ErrorResponse):
         code = response.status_code
         log.warning("matrix.refused", request=what, errcode=code, reason=response.message)
