@@ -139,16 +139,4 @@ def markdown(tr: Translator, data: dict[str, Any]) -> str:
         if ch.get("public"):
             out += _open(tr, ch.get("open_proposals", []))
     out.append(_("Charter record: {hash}").format(hash=f"`{data['chain_head']}`"))
-    check = data.get("verify")
-    if check:
-        out.append("")
-        if check["ok"]:
-            out.append(_("The record verifies: no entry was altered."))
-        elif check["problem"]["seq"]:
-            seq = check["problem"]["seq"]
-            out.append(_("The record does not verify: entry {seq} is altered.", seq=seq))
-        else:  # a row that no entry vouches for
-            out.append(
-                _("The record does not verify: the charter holds a row that no entry records.")
-            )
     return "\n".join(out) + "\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -24,6 +25,7 @@ from typing import Any
 import babel
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session
 
 from bot.i18n import N_, Translator, available_locales, get_translator
 from bot.render import CLAUSE_STATUS, PHASE_NAME
@@ -41,6 +43,7 @@ ACTION_NAME = {
     "lapse": N_("C{c} lapsed: not renewed"),
     "keep": N_("C{c} kept in force: not renewed"),
 }
+VERIFY_EVERY = 60.0  # seconds a verification of the record is shown before it is redone
 _WORDS = re.compile(r"\s+|[^\s]+")
 _ENV = Environment(
     loader=PackageLoader("bot", "templates"),
@@ -94,6 +97,19 @@ class Site:
         self.db = db
         self.default_locale = default_locale
         self.timezone = timezone
+        self._checked: tuple[str, float, queries.VerifyResult] | None = None
+
+    def _check(self, s: Session) -> queries.VerifyResult:
+        """The record's verification, as each page's footer states it. Checking the whole
+        record takes seconds on a large store, so a result is reused for ``VERIFY_EVERY``
+        seconds while the record has not grown (an alteration shows within that time)."""
+        head = queries.chain_head(s)
+        cached = self._checked
+        if cached is not None and cached[0] == head and time.monotonic() - cached[1] < VERIFY_EVERY:
+            return cached[2]
+        result = queries.verify(s)
+        self._checked = (result.head, time.monotonic(), result)
+        return result
 
     # -- the pages ---------------------------------------------------------------------
 
@@ -106,7 +122,7 @@ class Site:
                 query,
                 "index.html",
                 charters=public.charter_lines(s),
-                check=queries.verify(s),
+                check=self._check(s),
             )
 
     def people(self, lang: str, query: str = "") -> Page:
@@ -120,7 +136,7 @@ class Site:
                 query,
                 "people.html",
                 charters=[(line, views[line.id]) for line in lines],
-                check=queries.verify(s),
+                check=self._check(s),
             )
 
     def charter(self, wanted: str, lang: str, query: str = "") -> Page | None:
@@ -141,7 +157,7 @@ class Site:
                 line=lines[charter.id],
                 view=view,
                 proposals=public.open_proposals(s, charter.id),
-                check=queries.verify(s),
+                check=self._check(s),
             )
 
     def clause(self, number: int, lang: str, query: str = "") -> Page | None:
@@ -176,7 +192,7 @@ class Site:
                 history=list(reversed(history)),
                 charter_name=charter.name if charter else view.charter,
                 charter_slug=public.slug(view.charter),
-                check=queries.verify(s),
+                check=self._check(s),
             )
 
     def feed(self, wanted: str, lang: str) -> Page | None:
