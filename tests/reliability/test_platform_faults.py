@@ -70,7 +70,7 @@ from deliberation.timers import ManualClock
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.synapse import Synapse, ensure_synapse
 from tests.matrix.fixtures import MatrixUser
-from tests.matrix.harness import Loop, Person, RunningMatrixBot, meeting
+from tests.matrix.harness import Loop, Person, RunningMatrixBot, meeting, wait_for
 from tests.reliability.fault_proxy import FaultProxy
 from tests.reliability.figures import record
 from tests.telegram.harness import FAST_FAKE, RunningBot, fake_group
@@ -268,22 +268,12 @@ def delivered(side: Side) -> bool:
     return all(c.shown_version >= c.version and c.message_ref for c in cards(side).values())
 
 
-def wait(predicate: Callable[[], Any], what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def deadlines_fall_due(side: Side) -> None:
     """An hour passes: the engine's clock moves and the bot's alarm rings, as it does when
     real time reaches a deadline; the bot closes the phases itself."""
     side.clock.advance(HOUR)
     side.call_soon(side.app.alarm.ring)
-    wait(lambda: overdue(side) == 0, f"{side.name}: the deadlines to be carried out", 60)
+    wait_for(lambda: overdue(side) == 0, f"{side.name}: the deadlines to be carried out", 60)
 
 
 # -- the story -----------------------------------------------------------------------------
@@ -308,17 +298,17 @@ def before_the_window(side: Side) -> str:
     side.say("Alice", f"{p}settings consent_hours 1")
     side.say("Alice", f"{p}settings amendment_hours 0")
     side.say("Alice", f"{p}propose Bikes stay in the yard.")
-    wait(lambda: count(side, Proposal) == 1, f"{side.name}: P1", 30)
+    wait_for(lambda: count(side, Proposal) == 1, f"{side.name}: P1", 30)
     side.say("Alice", f"{p}settings amendment_hours 1")
     for who in ("Bob", "Carol", "Dave"):  # known to the bot: no look-ups in the window
         side.say(who, f"{p}status")
     side.say("Carol", f"{p}consent P1")
-    wait(lambda: count(side, Position) == 1, f"{side.name}: Carol's position", 30)
-    wait(lambda: delivered(side), f"{side.name}: the messages before the window", 30)
+    wait_for(lambda: count(side, Position) == 1, f"{side.name}: Carol's position", 30)
+    wait_for(lambda: delivered(side), f"{side.name}: the messages before the window", 30)
     card = cards(side)["P1"].message_ref
     assert card is not None
     if isinstance(side, MatrixSide):  # the answers seeded on the card, before the window
-        wait(lambda: len(side.reactions(card)) == 4, "the answers seeded on P1's card", 30)
+        wait_for(lambda: len(side.reactions(card)) == 4, "the answers seeded on P1's card", 30)
     return card
 
 
@@ -331,8 +321,8 @@ def in_the_window(side: Side, card: str) -> None:
     side.say("Bob", f"{p}propose A shared shelf for tools.")
     side.say("Carol", f"{p}propose Guests sign the book.")
     side.say("Dave", f"{p}status")
-    wait(lambda: count(side, Proposal) == 4, f"{side.name}: P2-P4", 60)
-    wait(lambda: count(side, Position) == 3, f"{side.name}: the presses on P1", 60)
+    wait_for(lambda: count(side, Proposal) == 4, f"{side.name}: P2-P4", 60)
+    wait_for(lambda: count(side, Position) == 3, f"{side.name}: the presses on P1", 60)
     deadlines_fall_due(side)  # P1 closes; P2-P4 go to their consent rounds
     for who, text in (
         ("Bob", "consent P2"),
@@ -344,11 +334,11 @@ def in_the_window(side: Side, card: str) -> None:
         ("Bob", "abstain P4"),
     ):
         side.say(who, p + text)
-    wait(lambda: count(side, Position) == 10, f"{side.name}: the positions", 60)
+    wait_for(lambda: count(side, Position) == 10, f"{side.name}: the positions", 60)
     deadlines_fall_due(side)  # P2 and P4 adopted, P3 objected
     side.say("Bob", f"{p}propose Lights off at midnight.")
     side.say("Carol", f"{p}status")
-    wait(lambda: count(side, Proposal) == 5, f"{side.name}: P5", 60)
+    wait_for(lambda: count(side, Proposal) == 5, f"{side.name}: P5", 60)
 
 
 def expected_once(side: Side) -> list[str]:
@@ -454,7 +444,7 @@ def run_story(
     assert time.monotonic() - opened < WINDOW, "the story outlasted the window"
     time.sleep(max(0.0, opened + WINDOW - time.monotonic()))
     ended = time.monotonic()
-    wait(lambda: delivered(side), f"{side.name}: everything delivered", DRAIN)
+    wait_for(lambda: delivered(side), f"{side.name}: everything delivered", DRAIN)
     drained_after = time.monotonic() - ended
     due, arrived, duplicated = check(side, sent_before, doubled(window))
     return Outcome(
@@ -600,13 +590,13 @@ def test_a_matrix_card_whose_post_was_answered_too_late_still_shows_its_latest_s
         with matrix_room(tmp_path, homeserver, people_loop, 2.0) as (proxy, bot, people, room):
             side = MatrixSide(bot, people, room)
             side.say("Alice", "!settings amendment_hours 1")
-            wait(lambda: delivered(side) and rows(side), "the settings answer", 30)
+            wait_for(lambda: delivered(side) and rows(side), "the settings answer", 30)
             window = proxy.fault_window(6.0, {"send": ("lost",)})
             side.say("Alice", "!propose Bikes stay in the yard.")
-            wait(lambda: window.lost, "the card's post to reach Synapse, unanswered", 30)
+            wait_for(lambda: window.lost, "the card's post to reach Synapse, unanswered", 30)
             side.say("Alice", "!next P1")  # the card now owes its consent phase
-            wait(lambda: phase_of_p1(side) == "consent", "P1's consent phase", 30)
-            wait(lambda: not window.open() and delivered(side), "everything delivered", 60)
+            wait_for(lambda: phase_of_p1(side) == "consent", "P1's consent phase", 30)
+            wait_for(lambda: not window.open() and delivered(side), "everything delivered", 60)
             card = cards(side)["P1"].message_ref
             shown = [m for m in side.shown() if _plain(m.first).startswith("P1 · ")]
             assert [m.ref for m in shown] == [card]  # posted once
