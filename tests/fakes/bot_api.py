@@ -60,6 +60,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.faults import FaultCycle
+
 # Shaped like a real token (built here so no token-shaped literal sits in the repo).
 DEFAULT_TOKEN = "123456789:" + "AAFakeTokenForLoopbackTestsOnly_0123"
 MAX_TEXT_UTF16 = 4096
@@ -314,31 +316,12 @@ HANG_LIMIT = 300.0  # seconds a hung request waits for its client to give up, at
 
 
 @dataclass
-class FaultWindow:
-    """Telegram failing for a while: each request of a listed method gets the next answer of
-    its method's pattern, in turn, until ``until`` (``time.monotonic()``); what it did is
-    counted in ``served`` (``(method, kind) -> n``) and ``lost`` (the Message JSON of each
-    ``sendMessage`` carried out whose answer never came back). A hung request is logged in
-    :attr:`FakeBotApi.requests` with status 0."""
+class FaultWindow(FaultCycle):
+    """Telegram failing for a while (a :class:`FaultCycle` by Bot API method): ``lost``
+    holds the Message JSON of each ``sendMessage`` carried out whose answer never came back.
+    A hung request is logged in :attr:`FakeBotApi.requests` with status 0."""
 
-    until: float
-    patterns: dict[str, tuple[str, ...]]
-    retry_after: int
-    served: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
-    lost: list[Json] = field(default_factory=list)
-    _turns: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    def open(self) -> bool:
-        return time.monotonic() < self.until
-
-    def next_kind(self, method: str) -> str | None:
-        pattern = self.patterns.get(method)
-        if not pattern or not self.open():
-            return None
-        kind = pattern[self._turns[method] % len(pattern)]
-        self._turns[method] += 1
-        self.served[(method, kind)] += 1
-        return kind
+    retry_after: int = 1
 
 
 class FakeBotApi:
@@ -811,7 +794,7 @@ class FakeBotApi:
             unknown = set(pattern) - WINDOW_KINDS
             if not pattern or unknown:
                 raise ValueError(f"bad pattern for {method}: {pattern!r}")
-        window = FaultWindow(time.monotonic() + seconds, dict(patterns), retry_after)
+        window = FaultWindow(time.monotonic() + seconds, dict(patterns), retry_after=retry_after)
         self._in_loop(self._windows.append, window)
         return window
 

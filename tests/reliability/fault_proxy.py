@@ -30,17 +30,18 @@ as the fake Bot API does, so plain sync tests can use it next to the bot's own t
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import math
 import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.faults import FaultCycle
 
 KINDS = frozenset({"pass", "429", "500", "502", "503", "504", "hang", "lost"})
 HANG_LIMIT = 300.0  # seconds a hung request waits for its client to give up, at most
@@ -84,29 +85,12 @@ def request_class(method: str, path: str) -> str:
 
 
 @dataclass
-class FaultWindow:
-    """The homeserver failing until ``until`` (``time.monotonic()``); ``served`` counts
-    ``(class, kind) -> n`` and ``lost`` lists the paths of requests carried out whose answer
-    never came back."""
+class FaultWindow(FaultCycle):
+    """The homeserver failing for a while (a :class:`FaultCycle` by request class: "send",
+    "sync", "other"): ``lost`` lists the paths of requests carried out whose answer never
+    came back."""
 
-    until: float
-    patterns: dict[str, tuple[str, ...]]
-    retry_after_ms: int
-    served: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
-    lost: list[str] = field(default_factory=list)
-    _turns: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    def open(self) -> bool:
-        return time.monotonic() < self.until
-
-    def next_kind(self, kind_of_request: str) -> str | None:
-        pattern = self.patterns.get(kind_of_request)
-        if not pattern or not self.open():
-            return None
-        kind = pattern[self._turns[kind_of_request] % len(pattern)]
-        self._turns[kind_of_request] += 1
-        self.served[(kind_of_request, kind)] += 1
-        return kind
+    retry_after_ms: int = 1000
 
 
 class FaultProxy:
@@ -185,7 +169,9 @@ class FaultProxy:
         for name, pattern in patterns.items():
             if name not in {"send", "sync", "other"} or not pattern or set(pattern) - KINDS:
                 raise ValueError(f"bad pattern for {name}: {pattern!r}")
-        window = FaultWindow(time.monotonic() + seconds, dict(patterns), retry_after_ms)
+        window = FaultWindow(
+            time.monotonic() + seconds, dict(patterns), retry_after_ms=retry_after_ms
+        )
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.windows.append, window)
         return window
