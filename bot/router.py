@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,12 @@ REPLIES = (
 )
 # Commands whose omitted proposal id a reply to the bot's message about it fills in.
 _NAMES_PROPOSAL = (c.StatePosition, c.Amend, c.Withdraw, c.Resolve, c.Next, c.Close)
+# A batch's chat and senders in one read (``_load_people_and_groups``), built once.
+_CHAT_AND_SENDERS = (
+    select(Group, Person)
+    .outerjoin(Person, Person.id.in_(bindparam("people", expanding=True)))
+    .where(Group.id == bindparam("chat"))
+)
 TOAST_LIMIT = 200  # characters of a button's answer note (Telegram's limit)
 
 Word = Callable[[render.Reader], str]
@@ -125,15 +131,21 @@ class Router:
         try:
             return self._handle(batch, cursor)
         except IntegrityError:
-            if len(batch) == 1:
-                log.info("inbox.duplicate", platform=batch[0].platform, key=batch[0].dedupe_key)
-                return [None]
-        # A concurrent process stored one of these updates meanwhile: go one by one, so
-        # each duplicate is skipped on its own.
-        notes = [self._handle([item], None)[0] for item in batch]
+            pass
+        # An update handled before (a single one is not looked up first: the inbox key's
+        # uniqueness refuses it), or a concurrent process stored a row of the batch
+        # meanwhile: go one by one, so each duplicate is skipped on its own.
+        notes = [self._handle_alone(item) for item in batch]
         if cursor is not None:
             self._handle([], cursor)
         return notes
+
+    def _handle_alone(self, inbound: Inbound) -> str | None:
+        try:
+            return self._handle([inbound], None)[0]
+        except IntegrityError:
+            log.info("inbox.duplicate", platform=inbound.platform, key=inbound.dedupe_key)
+            return None
 
     # -- a batch -----------------------------------------------------------------------
 
@@ -188,7 +200,10 @@ class Router:
         return [by_key.get(inbound.dedupe_key) for inbound in batch]
 
     def _seen(self, batch: Sequence[Inbound]) -> set[str]:
-        if not batch:
+        """The batch's updates handled before. One update alone is not looked up (a read
+        transaction of its own, a fifth of a ``/status``): its inbox row's unique key
+        refuses a duplicate at the flush, and ``handle_batch`` then skips it."""
+        if len(batch) < 2:
             return set()
         with self.db.unit_of_work(write=False) as uow:
             keys = [i.dedupe_key for i in batch]
@@ -385,12 +400,13 @@ class Router:
         now = self.clock.now()
         _loaded = self._load_people_and_groups(session, items)  # referenced until the end
         touched: set[tuple[str, str, str]] = set()  # cards to bump, once for the batch
+        received: list[InboxItem] = []  # added last: written with the answers, one flush
         for item in items:
             if not (item.command or item.reply or item.query or item.ask_objection):
                 if item.unreacted is not None:
                     _forget_reaction(session, item)  # the answer stands
                 continue  # conversation: nothing to record
-            session.add(
+            received.append(
                 InboxItem(
                     platform=item.inbound.platform,
                     dedupe_key=item.inbound.dedupe_key,
@@ -416,6 +432,7 @@ class Router:
             if isinstance(item.inbound, Reaction):
                 self._remember_reaction(session, item, counted=asked)
         self._bump_cards(session, touched)
+        session.add_all(received)
         session.flush()  # a duplicate inbox key fails here, before the commit
         if cursor is not None:
             session.merge(StreamCursor(name=cursor.name, value=cursor.value))
@@ -537,6 +554,11 @@ class Router:
         answer (``_person_reader``) then reads them from memory, not from the database."""
         people = {item.inbound.sender for item in items}
         chats = {item.inbound.chat for item in items if item.inbound.chat}
+        if len(chats) == 1:  # the usual batch: one read for the chat and its senders
+            chat = next(iter(chats))
+            rows = session.execute(_CHAT_AND_SENDERS, {"chat": chat, "people": list(people)}).all()
+            if rows:
+                return [rows[0][0], *(person for _group, person in rows if person is not None)]
         return [
             *session.scalars(select(Person).where(Person.id.in_(people))),
             *session.scalars(select(Group).where(Group.id.in_(chats))),
@@ -737,8 +759,10 @@ class Router:
         req = item.query
         assert req is not None
         msg = item.inbound
+        s.flush()  # the batch's changes, once: the reads below do not flush before each
         try:
-            word = self._answer_query(s, msg, req)
+            with s.no_autoflush:
+                word = self._answer_query(s, msg, req)
         except DomainError as refusal:
             word = partial(render.error, err=refusal)
         menu = msg.private and isinstance(req, g.Start)

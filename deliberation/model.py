@@ -196,6 +196,7 @@ class Proposal(Base):
     __tablename__ = "proposals"
     __table_args__ = (
         Index("ix_proposals_group_phase", "group_id", "phase"),
+        Index("ix_proposals_charter_phase", "charter_id", "phase"),  # alliances' /status
         {"sqlite_autoincrement": True},
     )
 

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import (
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from deliberation import actors
@@ -173,40 +184,51 @@ class CharterView:
     clauses: tuple[ClauseView, ...]
 
 
+def _open_lines() -> Any:
+    """``open_proposals``'s statement: the group's own open proposals and (a union) those
+    of the charters of the alliances it is in now. Each open consent round's count of
+    positions comes from the round's counters (kept with every position), not from a
+    count of position rows."""
+    group = bindparam("group")
+    stated = (
+        select(func.sum(Round.n_consent + Round.n_concern + Round.n_object + Round.n_abstain))
+        .where(
+            Round.proposal_id == Proposal.id,
+            Round.number == Proposal.round_no,
+            Round.phase == "consent",
+            or_(Round.party == "", Round.party == group),
+        )
+        .scalar_subquery()
+    )
+    line = select(
+        Proposal.id,
+        Proposal.kind,
+        Proposal.phase,
+        Proposal.phase_closes_at,
+        Proposal.text,
+        case((Proposal.phase == Phase.CONSENT, stated), else_=0).label("stated"),
+    ).where(Proposal.phase.in_(OPEN))
+    alliance_charter = literal("alliance:") + cast(AllianceMember.alliance_id, String)
+    lines = union(
+        line.where(Proposal.group_id == group),
+        line.join(AllianceMember, Proposal.charter_id == alliance_charter).where(
+            AllianceMember.group_id == group, AllianceMember.left_at.is_(None)
+        ),
+    ).subquery()
+    return select(lines).order_by(lines.c.id)
+
+
+# ``/status`` is the most frequent read: one statement, built once (see _PROPOSAL).
+_OPEN_LINES = _open_lines()
+
+
 def open_proposals(s: Session, group_id: str) -> list[ProposalLine]:
     """The group's open proposals, its alliances' included."""
-    ours = Proposal.group_id == group_id
-    allied = allied_charters(s, group_id)
-    rows = s.scalars(
-        select(Proposal)
-        .where(or_(ours, Proposal.charter_id.in_(allied)) if allied else ours)
-        .where(Proposal.phase.in_(OPEN))
-        .order_by(Proposal.id)
-    ).all()
-    # Positions stated in each open consent round, read from the rounds' counters in one
-    # query (``/status`` is the most frequent read: no query per proposal).
-    in_consent = [p.id for p in rows if p.phase == Phase.CONSENT]
-    stated: dict[int, int] = {}
-    if in_consent:
-        stated = dict(
-            s.execute(
-                select(
-                    Round.proposal_id,
-                    func.sum(Round.n_consent + Round.n_concern + Round.n_object + Round.n_abstain),
-                )
-                .join(Proposal, Proposal.id == Round.proposal_id)
-                .where(
-                    Round.proposal_id.in_(in_consent),
-                    Round.number == Proposal.round_no,
-                    Round.phase == "consent",
-                    Round.party.in_(("", group_id)),
-                )
-                .group_by(Round.proposal_id)
-            ).all()
-        )
     return [
-        ProposalLine(p.id, p.kind, p.phase, p.phase_closes_at, p.text, int(stated.get(p.id) or 0))
-        for p in rows
+        ProposalLine(number, kind, phase, closes_at, text, int(count or 0))
+        for number, kind, phase, closes_at, text, count in s.execute(
+            _OPEN_LINES, {"group": group_id}
+        )
     ]
 
 
@@ -219,12 +241,19 @@ class MeetingLine:
 
 def upcoming_meetings(s: Session, group_id: str, now: datetime) -> list[MeetingLine]:
     """The group's meetings not cancelled and not begun, soonest first."""
-    rows = s.scalars(
-        select(Meeting)
-        .where(Meeting.group_id == group_id, Meeting.cancelled_at.is_(None), Meeting.at > now)
-        .order_by(Meeting.at, Meeting.id)
-    ).all()
-    return [MeetingLine(m.id, m.at, m.topic) for m in rows]
+    rows = s.execute(_UPCOMING_MEETINGS, {"group": group_id, "now": now})
+    return [MeetingLine(number, at, topic) for number, at, topic in rows]
+
+
+_UPCOMING_MEETINGS = (  # read by every ``/status``: built once (see _PROPOSAL)
+    select(Meeting.id, Meeting.at, Meeting.topic)
+    .where(
+        Meeting.group_id == bindparam("group"),
+        Meeting.cancelled_at.is_(None),
+        Meeting.at > bindparam("now"),
+    )
+    .order_by(Meeting.at, Meeting.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,70 +309,125 @@ def amendment_counts(s: Session, amendment_id: int) -> tuple[int, int]:
     return counts.get(True, 0), counts.get(False, 0)
 
 
+def _amendment_votes(support: bool) -> Any:
+    """How many members support (or oppose) the amendment of the row (a column)."""
+    return (
+        select(func.count())
+        .where(AmendmentVote.amendment_id == Amendment.id, AmendmentVote.support.is_(support))
+        .scalar_subquery()
+    )
+
+
+# ``/status P<n>`` is among the most frequent reads. Its statements are built once, with
+# bound parameters (building one and computing its cache key is much of SQLAlchemy's work
+# per statement), and each related row comes with the row it belongs to (the author's
+# name, the reader's position, the amendments' counts), not in a statement of its own.
+_PROPOSAL = (
+    select(Proposal, Person.name)
+    .outerjoin(Person, Person.id == Proposal.author_id)
+    .where(Proposal.id == bindparam("number"))
+)
+_AMENDMENTS = (
+    select(Amendment, Person.name, _amendment_votes(True), _amendment_votes(False))
+    .outerjoin(Person, Person.id == Amendment.author_id)
+    .where(Amendment.proposal_id == bindparam("proposal"))
+    .order_by(Amendment.id)
+)
+_LATEST_CONSENT_ROUND = (  # the reader's group's (or the one of all), with the reader's stance
+    select(
+        Round,
+        select(Position.stance)
+        .where(Position.round_id == Round.id, Position.person_id == bindparam("reader"))
+        .scalar_subquery(),
+    )
+    .where(
+        Round.proposal_id == bindparam("proposal"),
+        Round.phase == "consent",
+        or_(Round.party == "", Round.party == bindparam("group")),
+    )
+    .order_by(Round.number.desc())
+    .limit(1)
+)
+_LISTED = (
+    select(Person.name, Position.stance, Position.reason)
+    .join(Person, Person.id == Position.person_id)
+    .where(Position.round_id == bindparam("round"))
+)
+_EVERYONE = _LISTED.order_by(Position.at)
+
+
+def _objections_first() -> Any:
+    """The first MAX_LISTED objections, then concerns: each an ordered scan of one index
+    range, in one statement."""
+    firsts = [
+        _LISTED.add_columns(Position.at)
+        .where(Position.stance == stance)
+        .order_by(Position.at)
+        .limit(MAX_LISTED)
+        .subquery()
+        for stance in ("object", "concern")
+    ]
+    both = union_all(*(select(*first.c) for first in firsts)).subquery()
+    return (
+        select(both.c.name, both.c.stance, both.c.reason)
+        .order_by(both.c.stance.desc(), both.c.at)  # "object" before "concern"
+        .limit(MAX_LISTED)
+    )
+
+
+_OBJECTIONS_FIRST = _objections_first()
+_ROUND_TIMERS = (  # the reminders and, of an objected proposal, its expiry
+    select(Timer.kind, Timer.due_at)
+    .where(
+        Timer.proposal_id == bindparam("proposal"),
+        Timer.round_no == bindparam("round_no"),
+        Timer.kind.in_((REMIND_CONSENT, "expire")),
+        Timer.done_at.is_(None),
+    )
+    .order_by(Timer.due_at)
+)
+
+
 def proposal(s: Session, group_id: str, number: int, reader: str | None) -> ProposalView:
     """One proposal as ``reader`` may see it (counts per show_tally, names per named_votes)."""
-    p = s.get(Proposal, number)
-    if p is None:
+    found = s.execute(_PROPOSAL, {"number": number}).first()
+    if found is None:
         raise DomainError("no_such_proposal", number=number)
+    p, author_name = found
     alliance = _alliance_of(s, p)
     if p.group_id != group_id and not (alliance and in_alliance(s, alliance.id, group_id)):
         raise DomainError("not_in_group", kind="P", number=number)
     group = s.get(Group, group_id)  # the reader's: an alliance proposal has a round in each
     assert group is not None
-    amendments = []
-    for a in s.scalars(
-        select(Amendment).where(Amendment.proposal_id == p.id).order_by(Amendment.id)
-    ):
-        support, oppose = amendment_counts(s, a.id)
-        author = s.get(Person, a.author_id)
-        amendments.append(
-            AmendmentView(
-                a.id,
-                author.name if author else a.author_id,
-                a.status,
-                a.passage,
-                a.replacement,
-                a.text,
-                support,
-                oppose,
-                _origin(s, alliance.id, a.author_id, group_id) if alliance else "",
-            )
+    amendments = [
+        AmendmentView(
+            a.id,
+            name or a.author_id,
+            a.status,
+            a.passage,
+            a.replacement,
+            a.text,
+            support,
+            oppose,
+            _origin(s, alliance.id, a.author_id, group_id) if alliance else "",
         )
-    round_ = s.scalars(
-        select(Round)
-        .where(
-            Round.proposal_id == p.id,
-            Round.phase == "consent",
-            Round.party.in_(("", group_id)),
-        )
-        .order_by(Round.number.desc())
-        .limit(1)
+        for a, name, support, oppose in s.execute(_AMENDMENTS, {"proposal": p.id})
+    ]
+    latest = s.execute(
+        _LATEST_CONSENT_ROUND, {"proposal": p.id, "group": group_id, "reader": reader}
     ).first()
+    round_, readers_stance = latest if latest is not None else (None, None)
     positions: list[PositionView] = []
     tally = Tally()
-    reader_stated = False
+    reader_stated = readers_stance is not None
     if round_ is not None:
         # The round's running counts (kept with every position), not a count of its rows.
         tally = Tally(round_.n_consent, round_.n_concern, round_.n_object, round_.n_abstain)
-        reader_stated = reader is not None and s.get(Position, (round_.id, reader)) is not None
         # Objections and concerns carry reasons and are always listed (names only when the
         # group names votes). Named groups see everyone's position while that fits one
         # message; beyond MAX_LISTED people consents and abstentions are counted only.
-        listed = (
-            select(Person.name, Position.stance, Position.reason)
-            .join(Person, Person.id == Position.person_id)
-            .where(Position.round_id == round_.id)
-        )
-        if group.named_votes and tally.stated <= MAX_LISTED:
-            rows = s.execute(listed.order_by(Position.at)).all()
-        else:  # objections first, then concerns: each an ordered scan of one index range
-            rows = []
-            for stance in ("object", "concern"):
-                rows += s.execute(
-                    listed.where(Position.stance == stance)
-                    .order_by(Position.at)
-                    .limit(MAX_LISTED - len(rows))
-                ).all()
+        everyone = group.named_votes and tally.stated <= MAX_LISTED
+        rows = s.execute(_EVERYONE if everyone else _OBJECTIONS_FIRST, {"round": round_.id}).all()
         positions = [
             PositionView(name if group.named_votes else None, stance, reason)
             for name, stance, reason in rows
@@ -352,12 +436,13 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
     shown = (
         group.show_tally == "live" or closed or (group.show_tally == "after_vote" and reader_stated)
     )
-    author = s.get(Person, p.author_id)
+    timers = s.execute(_ROUND_TIMERS, {"proposal": p.id, "round_no": p.round_no}).all()
+    expiries = [due for kind, due in timers if kind == "expire"]
     return ProposalView(
         number=p.id,
         group=p.group_id,
         kind=p.kind,
-        author=author.name if author else p.author_id,
+        author=author_name or p.author_id,
         text=p.text,
         version=p.text_version,
         phase=p.phase,
@@ -372,18 +457,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         positions=tuple(positions),
         named=group.named_votes,
         outcome=p.outcome,
-        reminders=tuple(
-            s.scalars(
-                select(Timer.due_at)
-                .where(
-                    Timer.proposal_id == p.id,
-                    Timer.round_no == p.round_no,
-                    Timer.kind == REMIND_CONSENT,
-                    Timer.done_at.is_(None),
-                )
-                .order_by(Timer.due_at)
-            )
-        ),
+        reminders=tuple(due for kind, due in timers if kind == REMIND_CONSENT),
         scheduled=(
             ScheduledRound(
                 p.scheduled_phase,
@@ -402,16 +476,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
             else ()
         ),
         expires_at=(
-            s.scalar(
-                select(func.min(Timer.due_at)).where(
-                    Timer.proposal_id == p.id,
-                    Timer.round_no == p.round_no,
-                    Timer.kind == "expire",
-                    Timer.done_at.is_(None),
-                )
-            )
-            if p.phase == "objected" and not p.scheduled_phase
-            else None
+            expiries[0] if expiries and p.phase == "objected" and not p.scheduled_phase else None
         ),
         translations=translations(s, f"P{p.id}", p.text_version),
         alliance=alliance.name if alliance else "",
@@ -427,16 +492,19 @@ def translations(s: Session, subject: str, current: int) -> tuple[TranslationVie
     return translations_of(s, {subject: current}).get(subject, ())
 
 
+_TRANSLATIONS = (  # read by every ``/status P<n>``: built once (see _PROPOSAL)
+    select(Translation, Person.name)
+    .join(Person, Person.id == Translation.translator_id, isouter=True)
+    .where(Translation.subject.in_(bindparam("subjects", expanding=True)))
+    .order_by(Translation.subject, Translation.version.desc(), Translation.lang)
+)
+
+
 def translations_of(s: Session, current: dict[str, int]) -> dict[str, tuple[TranslationView, ...]]:
     """``translations`` of several subjects (subject -> its current version) in one read."""
     if not current:
         return {}
-    rows = s.execute(
-        select(Translation, Person.name)
-        .join(Person, Person.id == Translation.translator_id, isouter=True)
-        .where(Translation.subject.in_(current))
-        .order_by(Translation.subject, Translation.version.desc(), Translation.lang)
-    ).all()
+    rows = s.execute(_TRANSLATIONS, {"subjects": list(current)}).all()
     found: dict[str, list[TranslationView]] = {}
     for t, name in rows:
         found.setdefault(t.subject, []).append(
