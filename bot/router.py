@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -400,18 +400,18 @@ class Router:
         now = self.clock.now()
         _loaded = self._load_people_and_groups(session, items)  # referenced until the end
         touched: set[tuple[str, str, str]] = set()  # cards to bump, once for the batch
-        received: list[InboxItem] = []  # added last: written with the answers, one flush
+        received: list[dict[str, object]] = []  # inbox rows: written last, in one statement
         for item in items:
             if not (item.command or item.reply or item.query or item.ask_objection):
                 if item.unreacted is not None:
                     _forget_reaction(session, item)  # the answer stands
                 continue  # conversation: nothing to record
             received.append(
-                InboxItem(
-                    platform=item.inbound.platform,
-                    dedupe_key=item.inbound.dedupe_key,
-                    received_at=now,
-                )
+                {
+                    "platform": item.inbound.platform,
+                    "dedupe_key": item.inbound.dedupe_key,
+                    "received_at": now,
+                }
             )
             outcome = outcomes.get(id(item))
             if isinstance(outcome, DomainError):
@@ -432,8 +432,9 @@ class Router:
             if isinstance(item.inbound, Reaction):
                 self._remember_reaction(session, item, counted=asked)
         self._bump_cards(session, touched)
-        session.add_all(received)
-        session.flush()  # a duplicate inbox key fails here, before the commit
+        session.flush()
+        if received:  # a duplicate inbox key fails here, before the commit
+            session.execute(insert(InboxItem), received)
         if cursor is not None:
             session.merge(StreamCursor(name=cursor.name, value=cursor.value))
 

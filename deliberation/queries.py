@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     literal,
     or_,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from deliberation import actors
 from deliberation import charter as chain
@@ -322,31 +323,55 @@ def _amendment_votes(support: bool) -> Any:
 # bound parameters (building one and computing its cache key is much of SQLAlchemy's work
 # per statement), and each related row comes with the row it belongs to (the author's
 # name, the reader's position, the amendments' counts), not in a statement of its own.
-_PROPOSAL = (
-    select(Proposal, Person.name)
-    .outerjoin(Person, Person.id == Proposal.author_id)
-    .where(Proposal.id == bindparam("number"))
-)
+def _proposal_statement() -> Any:
+    """The proposal with its author's name; the latest consent round of the reader's
+    group (an alliance proposal has one per group; else the one of all) with the
+    reader's stance in it; and whether it has amendments, translations and timers of its
+    round (most have none: their reads are left out)."""
+    other = aliased(Round)
+    latest_round = (
+        select(other.id)
+        .where(
+            other.proposal_id == Proposal.id,
+            other.phase == "consent",
+            or_(other.party == "", other.party == bindparam("group")),
+        )
+        .order_by(other.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    readers_stance = (
+        select(Position.stance)
+        .where(Position.round_id == Round.id, Position.person_id == bindparam("reader"))
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Proposal,
+            Person.name,
+            Round,
+            readers_stance,
+            exists().where(Amendment.proposal_id == Proposal.id),
+            exists().where(Translation.subject == literal("P") + cast(Proposal.id, String)),
+            exists().where(
+                Timer.proposal_id == Proposal.id,
+                Timer.round_no == Proposal.round_no,
+                Timer.kind.in_((REMIND_CONSENT, "expire")),
+                Timer.done_at.is_(None),
+            ),
+        )
+        .outerjoin(Person, Person.id == Proposal.author_id)
+        .outerjoin(Round, Round.id == latest_round)
+        .where(Proposal.id == bindparam("number"))
+    )
+
+
+_PROPOSAL = _proposal_statement()
 _AMENDMENTS = (
     select(Amendment, Person.name, _amendment_votes(True), _amendment_votes(False))
     .outerjoin(Person, Person.id == Amendment.author_id)
     .where(Amendment.proposal_id == bindparam("proposal"))
     .order_by(Amendment.id)
-)
-_LATEST_CONSENT_ROUND = (  # the reader's group's (or the one of all), with the reader's stance
-    select(
-        Round,
-        select(Position.stance)
-        .where(Position.round_id == Round.id, Position.person_id == bindparam("reader"))
-        .scalar_subquery(),
-    )
-    .where(
-        Round.proposal_id == bindparam("proposal"),
-        Round.phase == "consent",
-        or_(Round.party == "", Round.party == bindparam("group")),
-    )
-    .order_by(Round.number.desc())
-    .limit(1)
 )
 _LISTED = (
     select(Person.name, Position.stance, Position.reason)
@@ -390,10 +415,11 @@ _ROUND_TIMERS = (  # the reminders and, of an objected proposal, its expiry
 
 def proposal(s: Session, group_id: str, number: int, reader: str | None) -> ProposalView:
     """One proposal as ``reader`` may see it (counts per show_tally, names per named_votes)."""
-    found = s.execute(_PROPOSAL, {"number": number}).first()
-    if found is None:
+    found = s.execute(_PROPOSAL, {"number": number, "group": group_id, "reader": reader})
+    row = found.first()
+    if row is None:
         raise DomainError("no_such_proposal", number=number)
-    p, author_name = found
+    p, author_name, round_, readers_stance, has_amendments, has_translations, has_timers = row
     alliance = _alliance_of(s, p)
     if p.group_id != group_id and not (alliance and in_alliance(s, alliance.id, group_id)):
         raise DomainError("not_in_group", kind="P", number=number)
@@ -411,12 +437,10 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
             oppose,
             _origin(s, alliance.id, a.author_id, group_id) if alliance else "",
         )
-        for a, name, support, oppose in s.execute(_AMENDMENTS, {"proposal": p.id})
+        for a, name, support, oppose in (
+            s.execute(_AMENDMENTS, {"proposal": p.id}) if has_amendments else ()
+        )
     ]
-    latest = s.execute(
-        _LATEST_CONSENT_ROUND, {"proposal": p.id, "group": group_id, "reader": reader}
-    ).first()
-    round_, readers_stance = latest if latest is not None else (None, None)
     positions: list[PositionView] = []
     tally = Tally()
     reader_stated = readers_stance is not None
@@ -427,7 +451,9 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         # group names votes). Named groups see everyone's position while that fits one
         # message; beyond MAX_LISTED people consents and abstentions are counted only.
         everyone = group.named_votes and tally.stated <= MAX_LISTED
-        rows = s.execute(_EVERYONE if everyone else _OBJECTIONS_FIRST, {"round": round_.id}).all()
+        listed = tally.stated if everyone else tally.object + tally.concern
+        statement = _EVERYONE if everyone else _OBJECTIONS_FIRST
+        rows = s.execute(statement, {"round": round_.id}).all() if listed else []
         positions = [
             PositionView(name if group.named_votes else None, stance, reason)
             for name, stance, reason in rows
@@ -436,7 +462,11 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
     shown = (
         group.show_tally == "live" or closed or (group.show_tally == "after_vote" and reader_stated)
     )
-    timers = s.execute(_ROUND_TIMERS, {"proposal": p.id, "round_no": p.round_no}).all()
+    timers = (
+        s.execute(_ROUND_TIMERS, {"proposal": p.id, "round_no": p.round_no}).all()
+        if has_timers
+        else []
+    )
     expiries = [due for kind, due in timers if kind == "expire"]
     return ProposalView(
         number=p.id,
@@ -478,7 +508,7 @@ def proposal(s: Session, group_id: str, number: int, reader: str | None) -> Prop
         expires_at=(
             expiries[0] if expiries and p.phase == "objected" and not p.scheduled_phase else None
         ),
-        translations=translations(s, f"P{p.id}", p.text_version),
+        translations=translations(s, f"P{p.id}", p.text_version) if has_translations else (),
         alliance=alliance.name if alliance else "",
         alliance_id=alliance.id if alliance else None,
         origin=_title(s, p.group_id) if p.group_id != group_id else "",
