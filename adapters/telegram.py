@@ -453,7 +453,8 @@ class TelegramAdapter:
         try:
             await self._call(
                 chat_id,
-                lambda: self.bot.edit_message_text(
+                background=True,  # a card: what messages leave of the limits
+                request=lambda: self.bot.edit_message_text(
                     message.text,
                     chat_id=chat_id,
                     message_id=int(ref),
@@ -468,18 +469,26 @@ class TelegramAdapter:
             raise
 
     def busy_for(self, chat: str) -> float:
-        """Also spaces card edits evenly over a group's budget (20 a minute: one every 3 s),
-        so that a long burst never spends the whole minute's budget early and leaves the
-        last, exact edit waiting for the window to clear."""
+        """Until a card edit may go (``Pacer.background_for``: after the messages), spaced
+        evenly over what a group's minute leaves edits (14 of 20: one every 4.3 s), so that
+        a long burst never spends the minute early and leaves the last, exact edit waiting
+        for the window to clear."""
         chat_id = _chat_id(chat)
         limits = self.pacer.limits
-        spacing = 60.0 / limits.group_per_minute if chat_id < 0 else limits.per_chat_interval
+        spacing = (
+            60.0 / (limits.group_per_minute - limits.reserve_group)
+            if chat_id < 0
+            else limits.per_chat_interval
+        )
         since = time.monotonic() - self._last_edit.get(chat_id, float("-inf"))
-        return max(self.pacer.blocked_for(chat_id), spacing - since)
+        return max(self.pacer.background_for(chat_id), spacing - since)
 
-    async def _call(self, chat_id: int, request: Callable[[], Awaitable[Any]]) -> Any:
-        """One paced request; Telegram's refusals as ``DeliveryError``."""
-        async with self.pacer.slot(chat_id):
+    async def _call(
+        self, chat_id: int, request: Callable[[], Awaitable[Any]], background: bool = False
+    ) -> Any:
+        """One paced request (``background``: a card edit, see ``Pacer.slot``); Telegram's
+        refusals as ``DeliveryError``."""
+        async with self.pacer.slot(chat_id, background):
             try:
                 return await request()
             except RetryAfter as exc:

@@ -18,6 +18,14 @@ is granted (in flight: as if it happened now or later) and, once the answer is b
 recorded with its completion time, which is never earlier than its arrival. Every wait is
 measured from those times and gets a small margin on top. That keeps the bot within the
 limits whatever the network latency, at the cost of a little throughput.
+
+Card edits are *background* sends: they bring a live card up to date, and a later edit
+carries every change before it, so they take only what messages leave. A background send
+never takes the last ``Limits.reserve_overall`` slots of the overall second nor the last
+``Limits.reserve_group`` of a group's minute, and waits while a message to its chat waits
+or one waits for the overall limit.
+Under a sustained load at Telegram's limits the replies keep flowing and the cards are
+edited less often, never the other way round.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from dataclasses import dataclass
 
 GROUP_WINDOW = 60.0  # seconds the per-group limit counts over
 GLOBAL_WINDOW = 1.0  # seconds the overall limit counts over
+BACKGROUND_POLL = 0.25  # seconds a card edit waits before looking again while messages wait
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class Limits:
     group_per_minute: int = 20  # sends to one group (chat id < 0) in any 60 s
     global_per_second: int = 30  # sends overall in any 1 s
     margin: float = 0.05  # seconds of slack added to every wait
+    reserve_overall: int = 6  # of the overall second's sends, kept for messages (not edits)
+    reserve_group: int = 6  # of a group's minute, kept for messages (not edits)
 
 
 class _Window:
@@ -58,13 +69,14 @@ class _Window:
         while self.done and self.done[0] + self.span + self.margin <= now:
             self.done.popleft()
 
-    def wait(self, now: float) -> float:
-        """Seconds until one more send fits; sends in flight are taken as completing now.
+    def wait(self, now: float, reserve: int = 0) -> float:
+        """Seconds until one more send fits (leaving ``reserve`` sends free); sends in
+        flight are taken as completing now.
 
         With sends in flight that is a lower bound: they may complete later.
         """
         self._forget_expired(now)
-        must_expire = len(self.done) + self.in_flight - self.limit + 1
+        must_expire = len(self.done) + self.in_flight - (self.limit - reserve) + 1
         if must_expire <= 0:
             return 0.0
         last_to_expire = self.done[must_expire - 1] if must_expire <= len(self.done) else now
@@ -90,6 +102,7 @@ class _Chat:
         self.limits = limits
         self.lock = asyncio.Lock()  # one send in flight; waiters are served in arrival order
         self.users = 0  # slots entered and not yet left, waiting or sending
+        self.messages_waiting = 0  # foreground slots entered, not yet sending
         self.sending = False
         self.last_done = -math.inf  # completion time of the last send
         self.blocked_until = -math.inf  # from a 429's retry_after
@@ -97,15 +110,17 @@ class _Chat:
             _Window(limits.group_per_minute, GROUP_WINDOW, limits.margin) if chat_id < 0 else None
         )
 
-    def wait(self, now: float) -> float:
-        """Seconds until this chat's own limits allow a send (a lower bound while sending)."""
+    def wait(self, now: float, background: bool = False) -> float:
+        """Seconds until this chat's own limits allow a send (a lower bound while sending);
+        ``background``: a send that leaves the group's reserve free."""
         last = now if self.sending else self.last_done
         waits = [
             self.blocked_until + self.limits.margin - now,
             last + self.limits.per_chat_interval + self.limits.margin - now,
         ]
         if self.group is not None:
-            waits.append(self.group.wait(now))
+            reserve = self.limits.reserve_group if background else 0
+            waits.append(self.group.wait(now, reserve))
         return max(waits)
 
     def idle(self, now: float) -> bool:
@@ -147,22 +162,38 @@ class Pacer:
         self._sleep = sleep
         self._global = _Window(limits.global_per_second, GLOBAL_WINDOW, limits.margin)
         self._chats: dict[int, _Chat] = {}
+        self._messages_held = 0  # messages waiting for the overall limit
         self._next_sweep = clock() + GROUP_WINDOW
 
     @asynccontextmanager
-    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+    async def slot(self, chat_id: int, background: bool = False) -> AsyncIterator[None]:
         """Wait until a send to chat_id stays within every limit; the request runs inside.
 
         Sends to one chat go one at a time, in the order they asked. The send counts from the
         moment the slot is granted and is recorded when the block is left, also when it raises:
-        the request may have reached Telegram.
+        the request may have reached Telegram. A ``background`` send (a card edit) waits
+        outside the chat's queue until it leaves the reserves free and no message to the
+        chat waits, so it never holds a message up.
         """
         chat = self._chat(chat_id)
         chat.users += 1
+        waiting_message = not background
+        chat.messages_waiting += waiting_message
         try:
+            if background:
+                while (wait := self._background_wait(chat, self._clock())) > 0:
+                    await self._sleep(wait)
             async with chat.lock:
                 while (wait := self._wait(chat, self._clock())) > 0:
-                    await self._sleep(wait)
+                    # A message held back by the overall limit holds every card edit back.
+                    held = waiting_message and self._global.wait(self._clock()) >= wait
+                    self._messages_held += held
+                    try:
+                        await self._sleep(wait)
+                    finally:
+                        self._messages_held -= held
+                chat.messages_waiting -= waiting_message
+                waiting_message = False
                 chat.start()
                 self._global.start()
                 try:
@@ -173,6 +204,7 @@ class Pacer:
                     self._global.finish(now)
         finally:
             chat.users -= 1
+            chat.messages_waiting -= waiting_message  # left while waiting (cancelled)
 
     def block(self, chat_id: int, seconds: float) -> None:
         """Telegram answered 429 with retry_after=seconds for this chat.
@@ -193,8 +225,21 @@ class Pacer:
         own = chat.wait(now) if chat is not None else 0.0
         return max(0.0, own, self._global.wait(now))
 
+    def background_for(self, chat_id: int) -> float:
+        """Seconds until a background send (a card edit) to chat_id may go: a lower bound,
+        like :meth:`blocked_for`."""
+        return max(0.0, self._background_wait(self._chat(chat_id), self._clock()))
+
     def _wait(self, chat: _Chat, now: float) -> float:
         return max(chat.wait(now), self._global.wait(now))
+
+    def _background_wait(self, chat: _Chat, now: float) -> float:
+        if chat.messages_waiting or self._messages_held:
+            return BACKGROUND_POLL  # messages first: look again soon
+        return max(
+            chat.wait(now, background=True),
+            self._global.wait(now, self.limits.reserve_overall),
+        )
 
     def _chat(self, chat_id: int) -> _Chat:
         """The chat's state, created on first use; idle chats are forgotten once a minute."""

@@ -18,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import secrets
 import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -39,10 +42,14 @@ from deliberation.store.db import Database
 from deliberation.timers import Clock
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = 300.0  # seconds
 WAIT_IN_WORKER = 30.0  # a back-off up to this long is waited out by the chat's worker
+# The workers' store reads and writes run on threads of their own (one set per process),
+# so that 200 chats' workers never queue the router's batches behind them.
+_THREADS = ThreadPoolExecutor(4, thread_name_prefix="outbox")
 STORE_RETRY = 1.0  # seconds between tries to record a delivery the store refused
 # A lane's lease: long enough to cover a send that waits out a flood limit, renewed while
 # the worker runs, released when it ends; a dead process's lanes are free after it.
@@ -138,6 +145,9 @@ class Outbox:
         # Back-off is real time, whatever clock the engine runs on (the demo's is manual).
         self.wall: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # Set when a message for a worker's lane is due: a worker waiting to edit a card
+        # sends it first (a card edit takes what messages leave).
+        self._wakes: dict[tuple[str, str], asyncio.Event] = {}
         self._stopping = False
         # Who holds a lease: this process, and this Outbox in it (tests run several).
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -145,13 +155,23 @@ class Outbox:
     # -- scheduling ----------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Start a worker for every chat with something to deliver now."""
+        """Start a worker for every chat with something to deliver now; wake one waiting
+        to edit a card where a message is due."""
         if self._stopping:
             return
-        for key in await asyncio.to_thread(self._due_chats):
+        for key, message_due in (await self._store(self._due_chats)).items():
             task = self._workers.get(key)
             if task is None or task.done():
+                self._wakes[key] = asyncio.Event()
                 self._workers[key] = asyncio.create_task(self._work(*key))
+            elif message_due:
+                self._wakes[key].set()
+
+    async def _store(self, work: Callable[..., T], *args: object) -> T:
+        """``work(*args)`` on the outbox's own threads."""
+        return await asyncio.get_running_loop().run_in_executor(
+            _THREADS, functools.partial(work, *args)
+        )
 
     async def settle(self) -> None:
         """Deliver everything deliverable now and wait until it is done (console, tests)."""
@@ -176,10 +196,11 @@ class Outbox:
                 await task
         self._workers.clear()
 
-    def _due_chats(self) -> list[tuple[str, str]]:
-        """Chats (per platform; one key per platform that must keep one order) with work."""
+    def _due_chats(self) -> dict[tuple[str, str], bool]:
+        """Lanes (a chat, or a platform that must keep one order) with work: True where a
+        message is due, False where only a card is behind."""
         now = self.wall()
-        keys: dict[tuple[str, str], None] = {}
+        keys: dict[tuple[str, str], bool] = {}
         with self.db.unit_of_work(write=False) as uow:
             s = uow.session
             for platform in self.adapters:
@@ -200,9 +221,11 @@ class Outbox:
                         Card.message_ref.is_not(None),
                     )
                 )
-                for chat in [*chats, *behind]:
-                    keys[(platform, self._lane(platform, chat))] = None
-        return list(keys)
+                for chat in chats:
+                    keys[(platform, self._lane(platform, chat))] = True
+                for chat in behind:
+                    keys.setdefault((platform, self._lane(platform, chat)), False)
+        return keys
 
     def _lane(self, platform: str, chat: str) -> str:
         """A chat's own worker where the platform delivers concurrently, else one for all."""
@@ -214,33 +237,34 @@ class Outbox:
         adapter = self.adapters[platform]
         held = False
         try:
-            if not await asyncio.to_thread(self._take_lease, platform, lane):
+            if not await self._store(self._take_lease, platform, lane):
                 return  # another bot process delivers this lane
             held, renewed = True, self.wall()
             while not self._stopping:
                 if self.wall() - renewed > RENEW_AFTER:
-                    if not await asyncio.to_thread(self._take_lease, platform, lane):
+                    if not await self._store(self._take_lease, platform, lane):
                         return
                     renewed = self.wall()
-                row = await asyncio.to_thread(self._next_row, platform, lane)
+                row = await self._store(self._next_row, platform, lane)
                 if row is not None:
                     if not await self._deliver(adapter, row):
                         # Later rows of the lane keep their order behind this one: wait out a
                         # short back-off here, a long one in the delivery loop.
-                        wait = await asyncio.to_thread(self._wait_for, row.id)
+                        wait = await self._store(self._wait_for, row.id)
                         if wait is None or wait > WAIT_IN_WORKER:
                             return
                         await asyncio.sleep(wait)
                     continue
                 # cards are edited by per-chat workers (platforms with buttons pace per chat)
-                if lane == "*" or not await self._edit_card(adapter, platform, lane):
+                wake = self._wakes[(platform, lane)]
+                if lane == "*" or not await self._edit_card(adapter, platform, lane, wake):
                     return
         except Exception:  # noqa: BLE001 - a worker must not die silently
             log.exception("outbox.worker_failed", platform=platform)
         finally:
             if held:
                 with contextlib.suppress(Exception):  # unreleased, it ends with its lease
-                    await asyncio.to_thread(self._release_lease, platform, lane)
+                    await self._store(self._release_lease, platform, lane)
 
     def _take_lease(self, platform: str, lane: str) -> bool:
         """Hold (or keep holding) the lane for ``LEASE``; False when another process does."""
@@ -329,7 +353,7 @@ class Outbox:
         except DeliveryError as exc:
             if exc.retry_after is not None:
                 self.metrics.rate_limited.labels(row.platform).inc()
-            await asyncio.to_thread(self._failed, row, exc)
+            await self._store(self._failed, row, exc)
             return exc.permanent
         await self._record_delivery(self._sent, row.id, ref)
         self.metrics.delivered.labels(row.platform).inc()
@@ -337,9 +361,9 @@ class Outbox:
 
     async def _post_card(self, adapter: Adapter, row: _Row) -> None:
         assert row.subject is not None and self.word_card is not None
-        worded = await asyncio.to_thread(self._word, row.platform, row.chat, row.subject)
+        worded = await self._store(self._word, row.platform, row.chat, row.subject)
         if worded is None:
-            await asyncio.to_thread(self._sent, row.id, None)
+            await self._store(self._sent, row.id, None)
             return
         version, message = worded
         ref = await adapter.send(row.chat, dataclasses.replace(message, txn_id=row.txn_id(0)))
@@ -353,24 +377,33 @@ class Outbox:
         sent again, so a locked or unreachable store is waited out here."""
         while True:
             try:
-                await asyncio.to_thread(write, *args)
+                await self._store(write, *args)
                 return
             except Exception as exc:  # noqa: BLE001 - the store locked or unreachable
                 log.warning("outbox.record_failed", error=type(exc).__name__)
                 await asyncio.sleep(STORE_RETRY)
 
-    async def _edit_card(self, adapter: Adapter, platform: str, chat: str) -> bool:
-        """Bring one card of ``chat`` up to date; False when none is behind."""
-        found = await asyncio.to_thread(self._behind_card, platform, chat)
+    async def _edit_card(
+        self, adapter: Adapter, platform: str, chat: str, wake: asyncio.Event
+    ) -> bool:
+        """Bring one card of ``chat`` up to date; False when none is behind. A message
+        due for the chat meanwhile (``wake``) goes first: True, the card not edited yet."""
+        found = await self._store(self._behind_card, platform, chat)
         if found is None:
             return False
         subject, ref = found
         wait = adapter.busy_for(chat)
-        if wait > 0:
-            await asyncio.sleep(wait)  # more changes may arrive meanwhile: one edit for all
-        worded = await asyncio.to_thread(self._word, platform, chat, subject)
+        if wait > 0:  # more changes may arrive meanwhile: one edit for all
+            try:
+                await asyncio.wait_for(wake.wait(), wait)
+            except TimeoutError:
+                pass
+            else:
+                wake.clear()
+                return True
+        worded = await self._store(self._word, platform, chat, subject)
         if worded is None:
-            await asyncio.to_thread(self._card_shown, platform, chat, subject, None, None)
+            await self._store(self._card_shown, platform, chat, subject, None, None)
             return True
         version, message = worded
         try:
@@ -380,11 +413,11 @@ class Outbox:
                 self.metrics.rate_limited.labels(platform).inc()
             if exc.permanent:  # the card was deleted: post it anew
                 log.warning("outbox.card_gone", platform=platform, subject=subject)
-                await asyncio.to_thread(self._repost_card, platform, chat, subject)
+                await self._store(self._repost_card, platform, chat, subject)
                 return True
             log.info("outbox.edit_deferred", platform=platform, reason=exc.reason)
             return False
-        await asyncio.to_thread(self._card_shown, platform, chat, subject, version, ref)
+        await self._store(self._card_shown, platform, chat, subject, version, ref)
         return True
 
     # -- store ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from deliberation.errors import DomainError
 from deliberation.model import (
     AmendmentVote,
     Base,
+    Card,
     Group,
     Mediator,
     Member,
@@ -95,10 +96,17 @@ def bot(api: FakeBotApi, tmp_path: Path) -> Iterator[RunningBot]:
 
 
 def idle(bot: RunningBot) -> bool:
+    """Every message sent and every card showing its latest version."""
     with bot.db.unit_of_work(write=False) as uow:
-        return not uow.session.scalars(
+        pending = uow.session.scalars(
             select(OutboxItem.id).where(OutboxItem.state == "pending")
         ).first()
+        behind = uow.session.scalars(
+            select(Card.subject).where(
+                Card.version > Card.shown_version, Card.message_ref.is_not(None)
+            )
+        ).first()
+        return pending is None and behind is None
 
 
 def assert_all_delivered(bot: RunningBot) -> None:

@@ -68,6 +68,7 @@ class Log:
         self.clock = clock
         self.pacer = pacer
         self.sends: list[tuple[int, float, float]] = []
+        self.edits: list[tuple[int, float]] = []  # (chat, start) of background sends
 
     async def send(self, chat_id: int, duration: float = 0.1) -> None:
         async with self.pacer.slot(chat_id):
@@ -76,6 +77,13 @@ class Log:
             self.sends.append((chat_id, start, start))
             await asyncio.sleep(duration)
         self.sends[index] = (chat_id, start, self.clock())
+
+    async def edit(self, chat_id: int, duration: float = 0.1) -> None:
+        """A background send (a card edit)."""
+        async with self.pacer.slot(chat_id, background=True):
+            start = self.clock()
+            self.edits.append((chat_id, start))
+            await asyncio.sleep(duration)
 
     async def burst(self, chat_ids: list[int], duration: float = 0.1) -> None:
         await asyncio.gather(*(self.send(chat_id, duration) for chat_id in chat_ids))
@@ -164,6 +172,60 @@ def test_at_most_30_sends_in_any_second_over_many_chats() -> None:
         assert len(counted) <= 30
     last_start = max(start for _, start, _ in log.sends)
     assert last_start < 1000.0 + 250 / 30 * (1 + 0.2 + LIMITS.margin)  # no needless waiting
+
+
+# -- card edits: what messages leave ---------------------------------------------------------
+
+
+def test_card_edits_leave_a_groups_reserve_to_messages() -> None:
+    async def main(clock: ManualClock, pacer: Pacer) -> tuple[Log, float]:
+        log = Log(clock, pacer)
+        await asyncio.gather(*(log.edit(-100) for _ in range(20)))
+        # The minute's edits took what they may: a message still goes without a wait.
+        waited = clock()
+        await log.send(-100)
+        return log, log.starts(-100)[0] - waited
+
+    log, message_wait = run(main)
+    allowed = LIMITS.group_per_minute - LIMITS.reserve_group
+    starts = [start for _, start in log.edits]
+    assert starts[allowed - 1] < 1000.0 + 60  # the first 14 within the minute
+    assert starts[allowed] > starts[0] + 60  # the 15th waits for the first to leave it
+    assert message_wait <= GAP  # only the chat's own interval
+
+
+def test_a_card_edit_waits_while_a_message_to_its_chat_waits() -> None:
+    async def main(clock: ManualClock, pacer: Pacer) -> Log:
+        log = Log(clock, pacer)
+        await log.send(-100)  # the chat's interval now holds the next send back
+        await asyncio.gather(log.send(-100), log.edit(-100), log.send(-100))
+        return log
+
+    log = run(main)
+    (edit_start,) = [start for _, start in log.edits]
+    assert edit_start > max(log.starts(-100))  # both messages before it
+
+
+def test_card_edits_leave_the_overall_reserve_to_messages() -> None:
+    async def main(clock: ManualClock, pacer: Pacer) -> Log:
+        log = Log(clock, pacer)
+        await asyncio.gather(
+            *(log.edit(chat) for chat in range(1, 61)),
+            *(log.send(chat) for chat in range(101, 131)),
+        )
+        return log
+
+    log = run(main)
+    allowed = LIMITS.global_per_second - LIMITS.reserve_overall
+    edit_ends = {start: start + 0.1 for _, start in log.edits}  # each edit takes 0.1 s
+    everything = [(s, e) for _, s, e in log.sends] + list(edit_ends.items())
+    for _, start in log.edits:  # an edit never took one of the second's last 6 sends
+        counted = [1 for s, e in everything if s < start < e + 1.0 or (s == start and s != e)]
+        assert len(counted) <= allowed
+    assert sum(start < 1000.0 + 1.0 for _, start in log.edits) == allowed
+    # The messages: 6 at once beside the edits, the rest as the second's sends leave it.
+    assert sum(start == 1000.0 for _, start, _ in log.sends) == LIMITS.reserve_overall
+    assert max(start for _, start, _ in log.sends) < 1000.0 + 1.0 + 0.1 + 2 * LIMITS.margin
 
 
 # -- 429 blocks -----------------------------------------------------------------------------
