@@ -6,12 +6,15 @@ It builds the ``App`` as ``bot/cli.py``'s ``_run`` does (system clock, migration
 Telegram adapter polling, deadlines and deliveries) and runs it until it is terminated.
 ``charterbot run`` takes no pacing option; ``--fast`` lifts the adapter's flood limits,
 for the memory leg, where 10,000 replies would otherwise take Telegram's 30 a second.
+With ``CHARTERBOT_BENCH_SAMPLE=FILE`` in the environment every thread is sampled
+(``bench/sampler.py``) and the report written to FILE when the process ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
 import sys
 from pathlib import Path
@@ -52,8 +55,19 @@ def main() -> None:
         except asyncio.CancelledError:
             pass
 
+    report = os.environ.get("CHARTERBOT_BENCH_SAMPLE")
+    sampler = None
+    if report:
+        from bench.sampler import Sampler
+
+        sampler = Sampler()
+        sampler.start()
     asyncio.run(run())
     app.db.dispose()
+    if sampler is not None:
+        sampler.stop()
+        with open(report, "w") as out:
+            sampler.report(out)
 
 
 if __name__ == "__main__":

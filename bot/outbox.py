@@ -49,6 +49,9 @@ MAX_BACKOFF = 300.0  # seconds
 WAIT_IN_WORKER = 30.0  # a back-off up to this long is waited out by the chat's worker
 # The workers' store reads and writes run on threads of their own (one set per process),
 # so that 200 chats' workers never queue the router's batches behind them.
+ROWS_AT_ONCE = 10  # of a lane's due rows read at once
+LANES_BEFORE_EDITS = 10  # lanes with messages due beyond which card edits wait
+DELIVERY_POLL = 1.0  # seconds a waiting card edit looks again
 _THREADS = ThreadPoolExecutor(4, thread_name_prefix="outbox")
 STORE_RETRY = 1.0  # seconds between tries to record a delivery the store refused
 # A lane's lease: long enough to cover a send that waits out a flood limit, renewed while
@@ -148,6 +151,8 @@ class Outbox:
         # Set when a message for a worker's lane is due: a worker waiting to edit a card
         # sends it first (a card edit takes what messages leave).
         self._wakes: dict[tuple[str, str], asyncio.Event] = {}
+        self._leases: dict[tuple[str, str], datetime] = {}  # lanes held, until when
+        self._lanes_with_messages = 0  # at the last flush: while many, cards wait
         self._stopping = False
         # Who holds a lease: this process, and this Outbox in it (tests run several).
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -159,7 +164,9 @@ class Outbox:
         to edit a card where a message is due."""
         if self._stopping:
             return
-        for key, message_due in (await self._store(self._due_chats)).items():
+        due = await self._store(self._due_chats)
+        self._lanes_with_messages = sum(due.values())
+        for key, message_due in due.items():
             task = self._workers.get(key)
             if task is None or task.done():
                 self._wakes[key] = asyncio.Event()
@@ -195,6 +202,9 @@ class Outbox:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._workers.clear()
+        if self._leases:
+            with contextlib.suppress(Exception):  # unreleased, they end in LEASE
+                await self._store(self._release_leases)
 
     def _due_chats(self) -> dict[tuple[str, str], bool]:
         """Lanes (a chat, or a platform that must keep one order) with work: True where a
@@ -235,18 +245,19 @@ class Outbox:
 
     async def _work(self, platform: str, lane: str) -> None:
         adapter = self.adapters[platform]
-        held = False
         try:
             if not await self._store(self._take_lease, platform, lane):
                 return  # another bot process delivers this lane
-            held, renewed = True, self.wall()
+            renewed = self.wall()
             while not self._stopping:
                 if self.wall() - renewed > RENEW_AFTER:
                     if not await self._store(self._take_lease, platform, lane):
                         return
                     renewed = self.wall()
-                row = await self._store(self._next_row, platform, lane)
-                if row is not None:
+                rows = await self._store(self._next_rows, platform, lane)
+                for row in rows:
+                    if self._stopping:
+                        return
                     if not await self._deliver(adapter, row):
                         # Later rows of the lane keep their order behind this one: wait out a
                         # short back-off here, a long one in the delivery loop.
@@ -254,6 +265,8 @@ class Outbox:
                         if wait is None or wait > WAIT_IN_WORKER:
                             return
                         await asyncio.sleep(wait)
+                        break  # read the lane again: this row is due again
+                if rows:
                     continue
                 # cards are edited by per-chat workers (platforms with buttons pace per chat)
                 wake = self._wakes[(platform, lane)]
@@ -261,14 +274,15 @@ class Outbox:
                     return
         except Exception:  # noqa: BLE001 - a worker must not die silently
             log.exception("outbox.worker_failed", platform=platform)
-        finally:
-            if held:
-                with contextlib.suppress(Exception):  # unreleased, it ends with its lease
-                    await self._store(self._release_lease, platform, lane)
 
     def _take_lease(self, platform: str, lane: str) -> bool:
-        """Hold (or keep holding) the lane for ``LEASE``; False when another process does."""
+        """Hold (or keep holding) the lane for ``LEASE``; False when another process does.
+        A lease this process wrote less than ``RENEW_AFTER`` ago is still its own: no write
+        (a worker starts for every reply; leases are kept until ``stop``)."""
         now = self.wall()
+        until = self._leases.get((platform, lane))
+        if until is not None and until - now > LEASE - RENEW_AFTER:
+            return True
         try:
             with self.db.unit_of_work() as uow:
                 s = uow.session
@@ -284,49 +298,54 @@ class Outbox:
                 else:
                     return False
                 uow.commit()
+                self._leases[(platform, lane)] = now + LEASE
                 return True
         except IntegrityError:  # another process took it in the same moment
             return False
 
-    def _release_lease(self, platform: str, lane: str) -> None:
+    def _release_leases(self) -> None:
+        """Hand every lane this process holds to the others at once (a graceful stop)."""
         with self.db.unit_of_work() as uow:
-            uow.session.execute(
-                delete(OutboxLease).where(
-                    OutboxLease.platform == platform,
-                    OutboxLease.lane == lane,
-                    OutboxLease.holder == self.holder,
-                )
-            )
+            uow.session.execute(delete(OutboxLease).where(OutboxLease.holder == self.holder))
             uow.commit()
+        self._leases.clear()
 
-    def _next_row(self, platform: str, lane: str) -> _Row | None:
+    def _next_rows(self, platform: str, lane: str) -> list[_Row]:
+        """The lane's next rows due now, in order (up to ``ROWS_AT_ONCE``): one read for
+        several sends. The lane's lease keeps them this worker's meanwhile."""
         now = self.wall()
         with self.db.unit_of_work(write=False) as uow:
             query = (
                 select(OutboxItem)
                 .where(OutboxItem.platform == platform, OutboxItem.state == "pending")
                 .order_by(OutboxItem.id)
-                .limit(1)
+                .limit(ROWS_AT_ONCE)
             )
             if lane != "*":
                 query = query.where(OutboxItem.chat == lane)
-            item = uow.session.scalars(query).first()
-            if item is None or (item.not_before is not None and item.not_before > now):
-                return None
-            rows = json.loads(item.buttons) if item.buttons else []
-            return _Row(
-                id=item.id,
-                platform=item.platform,
-                chat=item.chat,
-                text=item.text,
-                purpose=item.purpose,
-                subject=item.subject,
-                buttons=tuple(tuple(Button(label, data) for label, data in r) for r in rows),
-                parts_sent=item.parts_sent,
-                attempts=item.attempts,
-                created_at=item.created_at,
-                mention=_addressee(uow.session, item.addressee),
-            )
+            rows = []
+            for item in uow.session.scalars(query):
+                if item.not_before is not None and item.not_before > now:
+                    break  # later rows keep their order behind this one
+                buttons = json.loads(item.buttons) if item.buttons else []
+                rows.append(
+                    _Row(
+                        id=item.id,
+                        platform=item.platform,
+                        chat=item.chat,
+                        text=item.text,
+                        purpose=item.purpose,
+                        subject=item.subject,
+                        buttons=tuple(
+                            tuple(Button(label, data) for label, data in r) for r in buttons
+                        ),
+                        parts_sent=item.parts_sent,
+                        attempts=item.attempts,
+                        created_at=item.created_at,
+                        mention=_addressee(uow.session, item.addressee),
+                    )
+                )
+            return rows
 
     async def _deliver(self, adapter: Adapter, row: _Row) -> bool:
         """Send one row; False when the lane must wait (the row stays pending)."""
@@ -387,7 +406,16 @@ class Outbox:
         self, adapter: Adapter, platform: str, chat: str, wake: asyncio.Event
     ) -> bool:
         """Bring one card of ``chat`` up to date; False when none is behind. A message
-        due for the chat meanwhile (``wake``) goes first: True, the card not edited yet."""
+        due for the chat meanwhile (``wake``) goes first: True, the card not edited yet.
+        While messages wait in many lanes, the edits (their reads, wording and sends: the
+        process's time) wait for them."""
+        while self._lanes_with_messages > LANES_BEFORE_EDITS and not self._stopping:
+            try:
+                await asyncio.wait_for(wake.wait(), DELIVERY_POLL)
+            except TimeoutError:
+                continue
+            wake.clear()
+            return True
         found = await self._store(self._behind_card, platform, chat)
         if found is None:
             return False
