@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TextIO
 
-from bot.messages import Capabilities, MessageIn, Outbound, Sink
+from bot.messages import Capabilities, MessageIn, Outbound, Sink, Wording
 
 MAIN = "main"
 _LINE = re.compile(r"^\s*([\w.\-]+)(?:@([\w.\-]+))?\s*:\s?(.*)$", re.DOTALL)
@@ -65,7 +65,7 @@ class ConsoleAdapter:
         self.out.flush()
         return None
 
-    async def edit(self, chat: str, ref: str, message: Outbound) -> None:
+    async def edit(self, chat: str, ref: str, word: Wording) -> None:
         return None  # the console shows no cards (``caps.buttons`` is false)
 
     def busy_for(self, chat: str) -> float:

@@ -84,6 +84,7 @@ from bot.messages import (
     MessageIn,
     Outbound,
     Sink,
+    Wording,
 )
 
 log = get_logger(__name__)
@@ -608,7 +609,10 @@ class MatrixAdapter:
         await self._seed(room_id, response.event_id, message)
         return response.event_id
 
-    async def edit(self, chat: str, ref: str, message: Outbound) -> None:
+    async def edit(self, chat: str, ref: str, word: Wording) -> None:
+        message = await word()  # no pacing here: the homeserver answers 429 itself
+        if message is None:
+            return
         room_id = chat.removeprefix(f"{PLATFORM}:")
         new = _content(message)
         content = {

@@ -65,6 +65,7 @@ from bot.messages import (
     MessageIn,
     Outbound,
     Sink,
+    Wording,
 )
 
 log = get_logger(__name__)
@@ -447,32 +448,37 @@ class TelegramAdapter:
         )
         return str(sent.message_id)
 
-    async def edit(self, chat: str, ref: str, message: Outbound) -> None:
+    async def edit(self, chat: str, ref: str, word: Wording) -> None:
         chat_id = _chat_id(chat)
         self._last_edit[chat_id] = time.monotonic()
-        try:
-            await self._call(
-                chat_id,
-                background=True,  # a card: what messages leave of the limits
-                request=lambda: self.bot.edit_message_text(
-                    message.text,
-                    chat_id=chat_id,
-                    message_id=int(ref),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=_markup(message),
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                ),
+
+        async def request() -> Any:
+            message = await word()  # the card as it is when its turn came
+            if message is None:
+                return None
+            return await self.bot.edit_message_text(
+                message.text,
+                chat_id=chat_id,
+                message_id=int(ref),
+                parse_mode=ParseMode.HTML,
+                reply_markup=_markup(message),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
+
+        try:
+            # A card: what messages leave of the limits.
+            await self._call(chat_id, background=True, request=request)
         except DeliveryError as exc:
             if "not modified" in exc.reason.lower():
                 return  # it already shows this
             raise
 
     def busy_for(self, chat: str) -> float:
-        """Until a card edit may go (``Pacer.background_for``: after the messages), spaced
-        evenly over what a group's minute leaves edits (14 of 20: one every 4.3 s), so that
-        a long burst never spends the minute early and leaves the last, exact edit waiting
-        for the window to clear."""
+        """Until the chat's own limits let a card edit go (``Pacer.background_for``: after
+        its messages), spaced evenly over what a group's minute leaves edits (14 of 20: one
+        every 4.3 s), so that a long burst never spends the minute early and leaves the
+        last, exact edit waiting for the window to clear. The overall limit is waited for in
+        ``edit``."""
         chat_id = _chat_id(chat)
         limits = self.pacer.limits
         spacing = (

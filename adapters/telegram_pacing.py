@@ -31,6 +31,7 @@ edited less often, never the other way round.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections import deque
@@ -143,6 +144,19 @@ class _Chat:
             self.group.finish(at)
 
 
+@dataclass
+class _InLine:
+    """A background send's place in the pacer's line."""
+
+    chat: _Chat
+    granted: asyncio.Future[None]  # set by the dispatcher: the send may go now
+    started: asyncio.Future[None]  # set by the send once it counts (or when it left)
+
+    def counted(self) -> None:
+        if not self.started.done():
+            self.started.set_result(None)
+
+
 class Pacer:
     """Lets sends through to Telegram only as fast as the flood limits allow.
 
@@ -163,6 +177,9 @@ class Pacer:
         self._global = _Window(limits.global_per_second, GLOBAL_WINDOW, limits.margin)
         self._chats: dict[int, _Chat] = {}
         self._messages_held = 0  # messages waiting for the overall limit
+        self._line: dict[int, _InLine] = {}  # background sends waiting, in the order they asked
+        self._tickets = itertools.count()
+        self._dispatcher: asyncio.Task[None] | None = None
         self._next_sweep = clock() + GROUP_WINDOW
 
     @asynccontextmanager
@@ -171,18 +188,18 @@ class Pacer:
 
         Sends to one chat go one at a time, in the order they asked. The send counts from the
         moment the slot is granted and is recorded when the block is left, also when it raises:
-        the request may have reached Telegram. A ``background`` send (a card edit) waits
-        outside the chat's queue until it leaves the reserves free and no message to the
-        chat waits, so it never holds a message up.
+        the request may have reached Telegram. A ``background`` send (a card edit) waits in
+        the pacer's line (see :meth:`_dispatch`) until it leaves the reserves free and no
+        message to its chat waits, so it never holds a message up.
         """
         chat = self._chat(chat_id)
         chat.users += 1
         waiting_message = not background
         chat.messages_waiting += waiting_message
+        place: _InLine | None = None
         try:
             if background:
-                while (wait := self._background_wait(chat, self._clock())) > 0:
-                    await self._sleep(wait)
+                place = await self._wait_in_line(chat)
             async with chat.lock:
                 while (wait := self._wait(chat, self._clock())) > 0:
                     # A message held back by the overall limit holds every card edit back.
@@ -196,6 +213,8 @@ class Pacer:
                 waiting_message = False
                 chat.start()
                 self._global.start()
+                if place is not None:
+                    place.counted()
                 try:
                     yield
                 finally:
@@ -203,8 +222,62 @@ class Pacer:
                     chat.finish(now)
                     self._global.finish(now)
         finally:
+            if place is not None:
+                place.counted()  # also when it left before its send counted (cancelled)
             chat.users -= 1
             chat.messages_waiting -= waiting_message  # left while waiting (cancelled)
+
+    async def _wait_in_line(self, chat: _Chat) -> _InLine:
+        """Take a place in the line of background sends and wait until it is this one's
+        turn: the dispatcher saw the overall limit and the chat's own let it go now."""
+        loop = asyncio.get_running_loop()
+        place = _InLine(chat, loop.create_future(), loop.create_future())
+        ticket = next(self._tickets)
+        self._line[ticket] = place
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch())
+        try:
+            await place.granted
+        except BaseException:
+            self._line.pop(ticket, None)
+            place.counted()  # a turn granted as it was cancelled: the dispatcher goes on
+            raise
+        return place
+
+    async def _dispatch(self) -> None:
+        """Give background sends their turns, one at a time, in the order they asked; a send
+        whose chat is not ready (a message to it waits, its minute is spent) keeps its place
+        while later ones go.
+
+        One task looks at the overall limit for all of them. Hundreds of cards behind under
+        a load would otherwise all wake whenever a send leaves the overall second, and one
+        of them get through: the process's time spent on waking. And an edit put off by a
+        message to its chat would go to the back of the line, again and again.
+        """
+        while self._line:
+            now = self._clock()
+            if self._messages_held:
+                await self._sleep(BACKGROUND_POLL)  # messages first: look again soon
+                continue
+            wait = self._global.wait(now, self.limits.reserve_overall)
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            ready, soonest = None, BACKGROUND_POLL
+            for ticket, place in self._line.items():
+                chat_wait = self._chat_background_wait(place.chat, now)
+                if chat_wait <= 0:
+                    ready = ticket
+                    break
+                soonest = min(soonest, chat_wait)
+            if ready is None:
+                await self._sleep(soonest)
+                continue
+            place = self._line.pop(ready)
+            if place.granted.done():  # cancelled meanwhile
+                continue
+            place.granted.set_result(None)
+            await place.started  # the send counts now: the overall limit has it
 
     def block(self, chat_id: int, seconds: float) -> None:
         """Telegram answered 429 with retry_after=seconds for this chat.
@@ -226,20 +299,18 @@ class Pacer:
         return max(0.0, own, self._global.wait(now))
 
     def background_for(self, chat_id: int) -> float:
-        """Seconds until a background send (a card edit) to chat_id may go: a lower bound,
-        like :meth:`blocked_for`."""
-        return max(0.0, self._background_wait(self._chat(chat_id), self._clock()))
+        """Seconds until the chat's own limits let a background send (a card edit) go: a
+        lower bound, like :meth:`blocked_for`; the overall limit is waited for in line, in
+        :meth:`slot`."""
+        return max(0.0, self._chat_background_wait(self._chat(chat_id), self._clock()))
 
     def _wait(self, chat: _Chat, now: float) -> float:
         return max(chat.wait(now), self._global.wait(now))
 
-    def _background_wait(self, chat: _Chat, now: float) -> float:
-        if chat.messages_waiting or self._messages_held:
+    def _chat_background_wait(self, chat: _Chat, now: float) -> float:
+        if chat.messages_waiting:
             return BACKGROUND_POLL  # messages first: look again soon
-        return max(
-            chat.wait(now, background=True),
-            self._global.wait(now, self.limits.reserve_overall),
-        )
+        return chat.wait(now, background=True)
 
     def _chat(self, chat_id: int) -> _Chat:
         """The chat's state, created on first use; idle chats are forgotten once a minute."""

@@ -143,6 +143,9 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+# A message edit's new content, worded when the edit may go (see ``Adapter.edit``).
+Wording = Callable[[], Awaitable["Outbound | None"]]
+
 # The bot's answer to each item of a batch: for a button press the short note shown to the
 # presser (None for other items). Returned only after the batch was committed.
 Sink = Callable[[Sequence[Inbound], Cursor | None], Awaitable[list[str | None]]]
@@ -167,7 +170,11 @@ class Adapter(Protocol):
         """Post a message; returns the platform's id of it (to edit it later), if any."""
         ...
 
-    async def edit(self, chat: str, ref: str, message: Outbound) -> None: ...
+    async def edit(self, chat: str, ref: str, word: Wording) -> None:
+        """Bring the message ``ref`` up to date: ``word()`` gives it as it should look,
+        called once the platform's limits let the edit go (so a card waiting its turn
+        under a load goes out with every change made meanwhile); None: leave it."""
+        ...
 
     def busy_for(self, chat: str) -> float:
         """Seconds until ``chat`` may take another message (flood limits); 0 if now."""

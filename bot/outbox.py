@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,7 @@ WAIT_IN_WORKER = 30.0  # a back-off up to this long is waited out by the chat's 
 # The workers' store reads and writes run on threads of their own (one set per process),
 # so that 200 chats' workers never queue the router's batches behind them.
 ROWS_AT_ONCE = 10  # of a lane's due rows read at once
-LANES_BEFORE_EDITS = 10  # lanes with messages due beyond which card edits wait
+LANES_BEFORE_EDITS = 10  # lanes with messages due beyond which new card edits wait
 DELIVERY_POLL = 1.0  # seconds a waiting card edit looks again
 _THREADS = ThreadPoolExecutor(4, thread_name_prefix="outbox")
 STORE_RETRY = 1.0  # seconds between tries to record a delivery the store refused
@@ -152,6 +152,7 @@ class Outbox:
         # sends it first (a card edit takes what messages leave).
         self._wakes: dict[tuple[str, str], asyncio.Event] = {}
         self._leases: dict[tuple[str, str], datetime] = {}  # lanes held, until when
+        self._edits: dict[tuple[str, str], asyncio.Task[bool]] = {}  # a card edit per lane
         self._lanes_with_messages = 0  # at the last flush: while many, cards wait
         self._stopping = False
         # Who holds a lease: this process, and this Outbox in it (tests run several).
@@ -254,6 +255,8 @@ class Outbox:
                     if not await self._store(self._take_lease, platform, lane):
                         return
                     renewed = self.wall()
+                wake = self._wakes[(platform, lane)]
+                wake.clear()  # set again by a flush that finds a message due after this read
                 rows = await self._store(self._next_rows, platform, lane)
                 for row in rows:
                     if self._stopping:
@@ -265,15 +268,21 @@ class Outbox:
                         if wait is None or wait > WAIT_IN_WORKER:
                             return
                         await asyncio.sleep(wait)
-                        break  # read the lane again: this row is due again
-                if rows:
-                    continue
+                        wake.set()  # read the lane again: this row is due again
+                        break
+                if wake.is_set() or len(rows) == ROWS_AT_ONCE:
+                    continue  # more may be due
                 # cards are edited by per-chat workers (platforms with buttons pace per chat)
-                wake = self._wakes[(platform, lane)]
                 if lane == "*" or not await self._edit_card(adapter, platform, lane, wake):
                     return
         except Exception:  # noqa: BLE001 - a worker must not die silently
             log.exception("outbox.worker_failed", platform=platform)
+        finally:
+            editing = self._edits.pop((platform, lane), None)
+            if editing is not None:  # stopping: an edit sent again later changes nothing
+                editing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await editing
 
     def _take_lease(self, platform: str, lane: str) -> bool:
         """Hold (or keep holding) the lane for ``LEASE``; False when another process does.
@@ -406,36 +415,58 @@ class Outbox:
         self, adapter: Adapter, platform: str, chat: str, wake: asyncio.Event
     ) -> bool:
         """Bring one card of ``chat`` up to date; False when none is behind. A message
-        due for the chat meanwhile (``wake``) goes first: True, the card not edited yet.
-        While messages wait in many lanes, the edits (their reads, wording and sends: the
+        due for the chat meanwhile (``wake``) goes first: True, and the edit, once begun,
+        keeps waiting for its turn meanwhile (the adapter's line, where it keeps its place).
+        While messages wait in many lanes, new edits (their reads, wording and sends: the
         process's time) wait for them."""
-        while self._lanes_with_messages > LANES_BEFORE_EDITS and not self._stopping:
-            try:
-                await asyncio.wait_for(wake.wait(), DELIVERY_POLL)
-            except TimeoutError:
-                continue
-            wake.clear()
-            return True
-        found = await self._store(self._behind_card, platform, chat)
-        if found is None:
-            return False
-        subject, ref = found
-        wait = adapter.busy_for(chat)
-        if wait > 0:  # more changes may arrive meanwhile: one edit for all
-            try:
-                await asyncio.wait_for(wake.wait(), wait)
-            except TimeoutError:
-                pass
-            else:
+        key = (platform, chat)
+        editing = self._edits.get(key)
+        if editing is None:
+            while self._lanes_with_messages > LANES_BEFORE_EDITS and not self._stopping:
+                try:
+                    await asyncio.wait_for(wake.wait(), DELIVERY_POLL)
+                except TimeoutError:
+                    continue
                 wake.clear()
                 return True
-        worded = await self._store(self._word, platform, chat, subject)
-        if worded is None:
-            await self._store(self._card_shown, platform, chat, subject, None, None)
-            return True
-        version, message = worded
+            found = await self._store(self._behind_card, platform, chat)
+            if found is None:
+                return False
+            wait = adapter.busy_for(chat)
+            if wait > 0:  # more changes may arrive meanwhile: one edit for all
+                try:
+                    await asyncio.wait_for(wake.wait(), wait)
+                except TimeoutError:
+                    pass
+                else:
+                    wake.clear()
+                    return True
+            editing = asyncio.create_task(self._edit(adapter, platform, chat, *found))
+            self._edits[key] = editing
+        woken = asyncio.ensure_future(wake.wait())
         try:
-            await adapter.edit(chat, ref, message)
+            await asyncio.wait((editing, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+        if not editing.done():  # a message came: it goes first, the edit waits on
+            wake.clear()
+            return True
+        del self._edits[key]
+        return editing.result()
+
+    async def _edit(
+        self, adapter: Adapter, platform: str, chat: str, subject: str, ref: str
+    ) -> bool:
+        """Edit the card, worded when its turn comes; False when the platform put it off."""
+        worded: tuple[int, Outbound] | None = None
+
+        async def word() -> Outbound | None:
+            nonlocal worded
+            worded = await self._store(self._word, platform, chat, subject)
+            return worded[1] if worded else None
+
+        try:
+            await adapter.edit(chat, ref, word)
         except DeliveryError as exc:
             if exc.retry_after is not None:
                 self.metrics.rate_limited.labels(platform).inc()
@@ -445,7 +476,8 @@ class Outbox:
                 return True
             log.info("outbox.edit_deferred", platform=platform, reason=exc.reason)
             return False
-        await self._store(self._card_shown, platform, chat, subject, version, ref)
+        version = worded[0] if worded else None  # None: the card is gone
+        await self._store(self._card_shown, platform, chat, subject, version)
         return True
 
     # -- store ---------------------------------------------------------------------------
@@ -476,15 +508,21 @@ class Outbox:
                 return None
             return card.subject, card.message_ref
 
-    def _card_shown(
-        self, platform: str, chat: str, subject: str, version: int | None, ref: str | None
-    ) -> None:
+    def _card_shown(self, platform: str, chat: str, subject: str, version: int | None) -> None:
+        """The card shows ``version`` now (None: every version, the subject is gone)."""
+        shown = Card.version if version is None else version
         with self.db.unit_of_work() as uow:
-            card = uow.session.get(Card, (platform, chat, subject))
-            if card is not None:
-                card.shown_version = max(card.shown_version, version or card.version)
-                card.edited_at = self.clock.now()
-                uow.commit()
+            uow.session.execute(
+                update(Card)
+                .where(Card.platform == platform, Card.chat == chat, Card.subject == subject)
+                .values(
+                    shown_version=case(
+                        (Card.shown_version < shown, shown), else_=Card.shown_version
+                    ),
+                    edited_at=self.clock.now(),
+                )
+            )
+            uow.commit()
 
     def _card_posted(self, row: _Row, ref: str | None, version: int) -> None:
         with self.db.unit_of_work() as uow:
@@ -537,11 +575,11 @@ class Outbox:
             uow.commit()
 
     def _mark_sent(self, s: Session, row_id: int, ref: str | None) -> None:
-        item = s.get(OutboxItem, row_id)
-        if item is not None:
-            item.state = "sent"
-            item.sent_at = self.clock.now()
-            item.message_ref = ref
+        s.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == row_id)
+            .values(state="sent", sent_at=self.clock.now(), message_ref=ref)
+        )
 
     def _failed(self, row: _Row, exc: DeliveryError) -> None:
         with self.db.unit_of_work() as uow:

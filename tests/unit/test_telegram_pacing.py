@@ -209,10 +209,12 @@ def test_a_card_edit_waits_while_a_message_to_its_chat_waits() -> None:
 def test_card_edits_leave_the_overall_reserve_to_messages() -> None:
     async def main(clock: ManualClock, pacer: Pacer) -> Log:
         log = Log(clock, pacer)
-        await asyncio.gather(
-            *(log.edit(chat) for chat in range(1, 61)),
-            *(log.send(chat) for chat in range(101, 131)),
-        )
+
+        async def messages() -> None:
+            await asyncio.sleep(0.01)  # the edits took what they may of the second
+            await log.burst(list(range(101, 131)))
+
+        await asyncio.gather(*(log.edit(chat) for chat in range(1, 61)), messages())
         return log
 
     log = run(main)
@@ -223,9 +225,39 @@ def test_card_edits_leave_the_overall_reserve_to_messages() -> None:
         counted = [1 for s, e in everything if s < start < e + 1.0 or (s == start and s != e)]
         assert len(counted) <= allowed
     assert sum(start < 1000.0 + 1.0 for _, start in log.edits) == allowed
-    # The messages: 6 at once beside the edits, the rest as the second's sends leave it.
-    assert sum(start == 1000.0 for _, start, _ in log.sends) == LIMITS.reserve_overall
-    assert max(start for _, start, _ in log.sends) < 1000.0 + 1.0 + 0.1 + 2 * LIMITS.margin
+    # The messages: 6 at once beside the edits, the rest as the second's sends leave it,
+    # before any further edit.
+    assert sum(start == 1000.01 for _, start, _ in log.sends) == LIMITS.reserve_overall
+    last_message = max(start for _, start, _ in log.sends)
+    assert last_message < 1000.0 + 1.0 + 0.1 + 2 * LIMITS.margin
+    assert sorted(start for _, start in log.edits)[allowed] >= last_message
+
+
+def test_card_edits_waiting_for_the_overall_limit_wait_in_line() -> None:
+    """300 cards behind in 300 groups: they go at what the overall second leaves, in the
+    order they asked, and only the first in line looks at the clock (not all 300 each
+    time a send leaves the second)."""
+    sleeps = 0
+
+    async def counted_sleep(seconds: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        await asyncio.sleep(seconds)
+
+    async def main(clock: ManualClock, pacer: Pacer) -> Log:
+        pacer._sleep = counted_sleep
+        log = Log(clock, pacer)
+        await asyncio.gather(*(log.edit(-chat) for chat in range(1, 301)))
+        return log
+
+    log = run(main)
+    allowed = LIMITS.global_per_second - LIMITS.reserve_overall
+    assert [chat for chat, _ in log.edits] == [-chat for chat in range(1, 301)]
+    starts = [start for _, start in log.edits]
+    for start in starts:  # never more than the second leaves edits
+        assert sum(start - 1.0 - 0.1 - LIMITS.margin < s <= start for s in starts) <= allowed
+    assert starts[-1] < 1000.0 + (300 / allowed) * (1 + 0.1 + 2 * LIMITS.margin)
+    assert sleeps <= 2 * 300 / allowed  # the first in line waits, once a second
 
 
 # -- 429 blocks -----------------------------------------------------------------------------
