@@ -62,8 +62,39 @@ lint_status=0
 echo "test.sh: ruff check ."
 "$VENV/bin/ruff" check . || lint_status=$?
 
+# The whole suite (no paths, -m or -k given): the reliability suite (marker `reliability`)
+# runs in a second pytest process alongside the rest. Most of its time is waiting (a
+# minute of platform faults, processes killed and restarted), so the two together take
+# about the time of the longer one, which keeps a fresh CI machine within its 20 minutes.
+# Its output (and its table of figures) is printed once it is done.
+split=1
+for arg in "$@"; do
+    case "$arg" in
+        -m|-k|-m*|-k*|--*marker*|--keyword*) split=0 ;;
+        -*) ;;
+        *) split=0 ;;  # a path or an option's value: run exactly what was asked
+    esac
+done
+
 test_status=0
-"$VENV/bin/python" -m pytest "$@" || test_status=$?
+if [ "$split" -eq 1 ]; then
+    reliability_log="$(mktemp)"
+    "$VENV/bin/python" -m pytest "$@" -p no:cacheprovider -m reliability \
+        >"$reliability_log" 2>&1 &
+    reliability_pid=$!
+    echo "test.sh: the reliability suite runs alongside (pid $reliability_pid); its output follows the rest"
+    "$VENV/bin/python" -m pytest "$@" -m "not reliability" || test_status=$?
+    reliability_status=0
+    wait "$reliability_pid" || reliability_status=$?
+    echo "test.sh: the reliability suite (pytest -m reliability), exit code $reliability_status:"
+    cat "$reliability_log"
+    rm -f "$reliability_log"
+    if [ "$test_status" -eq 0 ]; then
+        test_status=$reliability_status
+    fi
+else
+    "$VENV/bin/python" -m pytest "$@" || test_status=$?
+fi
 
 if [ "$test_status" -eq 5 ]; then
     echo "test.sh: FAILED: pytest collected no tests (check the paths/filters: $*)" >&2
