@@ -415,10 +415,11 @@ class Outbox:
         self, adapter: Adapter, platform: str, chat: str, wake: asyncio.Event
     ) -> bool:
         """Bring one card of ``chat`` up to date; False when none is behind. A message
-        due for the chat meanwhile (``wake``) goes first: True, and the edit, once begun,
-        keeps waiting for its turn meanwhile (the adapter's line, where it keeps its place).
-        While messages wait in many lanes, new edits (their reads, wording and sends: the
-        process's time) wait for them."""
+        due for the chat meanwhile (``wake``, cleared by the worker before it reads its
+        lane) goes first: True, and the edit, once begun, keeps waiting for its turn
+        meanwhile (the adapter's line, where it keeps its place). While messages wait in
+        many lanes, new edits (their reads, wording and sends: the process's time) wait
+        for them."""
         key = (platform, chat)
         editing = self._edits.get(key)
         if editing is None:
@@ -427,7 +428,6 @@ class Outbox:
                     await asyncio.wait_for(wake.wait(), DELIVERY_POLL)
                 except TimeoutError:
                     continue
-                wake.clear()
                 return True
             found = await self._store(self._behind_card, platform, chat)
             if found is None:
@@ -439,7 +439,6 @@ class Outbox:
                 except TimeoutError:
                     pass
                 else:
-                    wake.clear()
                     return True
             editing = asyncio.create_task(self._edit(adapter, platform, chat, *found))
             self._edits[key] = editing
@@ -449,7 +448,6 @@ class Outbox:
         finally:
             woken.cancel()
         if not editing.done():  # a message came: it goes first, the edit waits on
-            wake.clear()
             return True
         del self._edits[key]
         return editing.result()
